@@ -1,0 +1,42 @@
+# The Data Hub. A new user needs two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+# `make test` uses this Postgres when it answers, else the embedded SQLite.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/datahub
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: run test demo lint lock clean
+
+$(VENV)/.run-installed: requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.lock
+	touch $@
+
+$(VENV)/.dev-installed: requirements-dev.lock $(VENV)/.run-installed
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.lock
+	touch $@
+
+run: $(VENV)/.run-installed
+	PORT=$(PORT) $(PY) manage.py rundatahub
+
+test: $(VENV)/.dev-installed
+	@if $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null; then \
+		export DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}"; \
+	else echo "Postgres is not reachable on 127.0.0.1:5432: testing on SQLite."; fi; \
+	if $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 6379), 1)" 2>/dev/null; then \
+		export CELERY_BROKER_URL="$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)}"; fi; \
+	$(PY) -m pytest $(ARGS)
+
+lint: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# Regenerate the lock files after changing pyproject.toml (needs uv).
+lock:
+	uv pip compile pyproject.toml --python-version 3.11 --no-header -o requirements.lock
+	uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,66 @@
+"""Encryption at rest for connector secrets (the admin key).
+
+Fernet keys come from `DATAHUB_ENCRYPTION_KEY` (comma-separated: the first encrypts, every
+one decrypts, so a key can be rotated without losing secrets). When it is unset, a local
+key is generated once and kept in `var/encryption.key`.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+
+
+class SecretError(Exception):
+    """A stored secret cannot be decrypted with the configured keys."""
+
+
+@cache
+def _fernet() -> MultiFernet:
+    keys = [k.strip() for k in settings.DATAHUB_ENCRYPTION_KEY.split(",") if k.strip()]
+    if not keys:
+        keys = [_local_key()]
+    return MultiFernet([Fernet(key) for key in keys])
+
+
+def _local_key() -> str:
+    path = settings.DATAHUB_ENCRYPTION_KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: two processes starting together must not write two different keys.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as handle:
+            handle.write(Fernet.generate_key().decode())
+    return path.read_text().strip()
+
+
+def encrypt(plaintext: str) -> str:
+    return _fernet().encrypt(plaintext.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except InvalidToken:
+        raise SecretError(
+            "The stored admin key cannot be decrypted: DATAHUB_ENCRYPTION_KEY does not "
+            "hold the key it was encrypted with."
+        ) from None
+
+
+def rotate(token: str) -> str:
+    """Re-encrypt a token with the first (newest) key."""
+    try:
+        return _fernet().rotate(token.encode()).decode()
+    except InvalidToken:
+        raise SecretError("A stored admin key cannot be decrypted with any configured key.")
+
+
+def reset_cache() -> None:
+    _fernet.cache_clear()

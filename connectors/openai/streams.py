@@ -1,0 +1,435 @@
+"""The query-type registry: every OpenAI Admin API stream the Data Hub knows, as data.
+
+One entry per query type drives the task form, its validation, the request estimate,
+the client, persistence and the emulator's routes. Adding an endpoint is one entry here
+(plus its table).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+WIDTH_SECONDS = {"1m": 60, "1h": 3600, "1d": 86400}
+USAGE_PAGE_LIMITS = {"1d": (7, 31), "1h": (24, 168), "1m": (60, 1440)}  # width: (default, max)
+COSTS_PAGE_LIMITS = {"1d": (7, 180)}
+DIRECTORY_PAGE_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class Param:
+    """A task parameter. Its technical name is `<type>-<suffix>`.
+
+    kind: "time" (date or date-time), "width" (bucket width), "groupby", "ids" (a list of
+    ids with `id_prefix`), "names" (a list of free names such as models), "emails",
+    "enum" (a multi-select of `choices`), "tristate" (true / false / both), "bool".
+    """
+
+    suffix: str
+    label: str
+    kind: str
+    api: str | None = None
+    choices: tuple[str, ...] = ()
+    required: bool = False
+    id_prefix: str = ""
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class Field:
+    """A field of an API result and the camelCase column it lands in."""
+
+    api: str  # dotted path into the result: "amount.value"
+    column: str
+    type: str  # "int" | "decimal" | "float" | "str" | "bool"
+    required: bool = False
+
+
+def _f(api: str, type_: str = "int", required: bool = False, column: str = "") -> Field:
+    column = column or _camel(api)
+    return Field(api=api, column=column, type=type_, required=required)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.replace(".", "_").split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+# The result fields that are dimensions (null unless grouped).
+DIMENSIONS: dict[str, Field] = {
+    "project_id": _f("project_id", "str"),
+    "user_id": _f("user_id", "str"),
+    "api_key_id": _f("api_key_id", "str"),
+    "model": _f("model", "str"),
+    "batch": _f("batch", "bool"),
+    "service_tier": _f("service_tier", "str"),
+    "size": _f("size", "str"),
+    "source": _f("source", "str"),
+    "vector_store_id": _f("vector_store_id", "str"),
+    "context_level": _f("context_level", "str"),
+    "line_item": _f("line_item", "str"),
+}
+
+# Filters, keyed by their query parameter.
+PROJECT_IDS = Param("ProjectIds", "PROJECT IDS", "ids", "project_ids", id_prefix="proj_")
+USER_IDS = Param("UserIds", "USER IDS", "ids", "user_ids", id_prefix="user-")
+API_KEY_IDS = Param("ApiKeyIds", "API KEY IDS", "ids", "api_key_ids", id_prefix="key_")
+MODELS = Param("Models", "MODELS", "names", "models")
+BATCH = Param(
+    "Batch", "BATCH", "tristate", "batch", help="true: batch only; false: non-batch only"
+)
+SOURCES = Param(
+    "Sources", "SOURCES", "enum", "sources", ("image.generation", "image.edit", "image.variation")
+)
+SIZES = Param(
+    "Sizes",
+    "SIZES",
+    "enum",
+    "sizes",
+    ("256x256", "512x512", "1024x1024", "1792x1792", "1024x1792"),
+)
+CONTEXT_LEVELS = Param(
+    "ContextLevels", "CONTEXT LEVELS", "enum", "context_levels", ("low", "medium", "high")
+)
+VECTOR_STORE_IDS = Param(
+    "VectorStoreIds", "VECTOR STORE IDS", "ids", "vector_store_ids", id_prefix="vs_"
+)
+
+START_TIME = Param(
+    "StartTime",
+    "START TIME",
+    "time",
+    "start_time",
+    required=True,
+    help="Inclusive, UTC. A date (2024-01-01) or a date-time (2024-01-01T12:00Z).",
+)
+END_TIME = Param(
+    "EndTime", "END TIME", "time", "end_time", help="Exclusive, UTC. Empty: up to now."
+)
+
+COMMON_FILTERS = (PROJECT_IDS, USER_IDS, API_KEY_IDS, MODELS)
+
+
+@dataclass(frozen=True)
+class UsageStream:
+    """A bucketed endpoint: one of the usage endpoints, or costs."""
+
+    type: str
+    path: str
+    table: str
+    result_object: str
+    group_by: tuple[str, ...]
+    filters: tuple[Param, ...]
+    metrics: tuple[Field, ...]
+    bucket_widths: tuple[str, ...] = ("1m", "1h", "1d")
+    page_limits: tuple[tuple[str, tuple[int, int]], ...] = tuple(USAGE_PAGE_LIMITS.items())
+    floor_to_day: bool = False  # costs buckets start at UTC midnight whatever start_time is
+    kind: str = "usage"
+
+    @property
+    def params(self) -> tuple[Param, ...]:
+        width = Param(
+            "BucketWidth", "BUCKET WIDTH", "width", "bucket_width", self.bucket_widths
+        )
+        group_by = Param("GroupBy", "GROUP BY", "groupby", "group_by", self.group_by)
+        return (START_TIME, END_TIME, width, group_by, *self.filters)
+
+    @property
+    def dimensions(self) -> tuple[Field, ...]:
+        return tuple(DIMENSIONS[name] for name in self.group_by)
+
+    def page_limit(self, width: str) -> tuple[int, int]:
+        """(default, maximum) buckets per page for a bucket width."""
+        return dict(self.page_limits)[width]
+
+
+@dataclass(frozen=True)
+class DirectoryStream:
+    """A cursor-paginated list of the organization's directory."""
+
+    type: str
+    path: str
+    table: str
+    item_object: str
+    params: tuple[Param, ...]
+    fields: tuple[Field, ...]
+    per_project: bool = False  # listed once per project: {project_id} in the path
+    kind: str = "directory"
+
+
+def _usage(type_: str, endpoint: str, result: str, group_by, filters, metrics, table=""):
+    return UsageStream(
+        type=type_,
+        path=f"/organization/usage/{endpoint}",
+        table=table or _camel(endpoint),
+        result_object=f"organization.usage.{result}.result",
+        group_by=tuple(group_by),
+        filters=tuple(filters),
+        metrics=tuple(metrics),
+    )
+
+
+_BASIC_GROUP_BY = ("project_id", "user_id", "api_key_id", "model")
+_REQUESTS = _f("num_model_requests", required=True)
+
+COMPLETIONS_METRICS = (
+    _f("input_tokens", required=True),
+    _f("output_tokens", required=True),
+    _f("input_cached_tokens"),
+    _f("input_audio_tokens"),
+    _f("output_audio_tokens"),
+    _REQUESTS,
+    _f("input_cache_write_tokens"),
+    _f("input_uncached_tokens"),
+    _f("input_text_tokens"),
+    _f("output_text_tokens"),
+    _f("input_cached_text_tokens"),
+    _f("input_cached_audio_tokens"),
+    _f("input_image_tokens"),
+    _f("input_cached_image_tokens"),
+    _f("output_image_tokens"),
+)
+
+USAGE_STREAMS: tuple[UsageStream, ...] = (
+    _usage(
+        "audio_speeches",
+        "audio_speeches",
+        "audio_speeches",
+        _BASIC_GROUP_BY,
+        COMMON_FILTERS,
+        (_f("characters", required=True), _REQUESTS),
+    ),
+    _usage(
+        "audio_transcriptions",
+        "audio_transcriptions",
+        "audio_transcriptions",
+        _BASIC_GROUP_BY,
+        COMMON_FILTERS,
+        (_f("seconds", required=True), _REQUESTS),
+    ),
+    _usage(
+        "code_interpreter_sessions",
+        "code_interpreter_sessions",
+        "code_interpreter_sessions",
+        ("project_id",),
+        (PROJECT_IDS,),
+        (_f("num_sessions", required=True),),
+    ),
+    _usage(
+        "completions",
+        "completions",
+        "completions",
+        (*_BASIC_GROUP_BY, "batch", "service_tier"),
+        (*COMMON_FILTERS, BATCH),
+        COMPLETIONS_METRICS,
+    ),
+    UsageStream(
+        type="costs",
+        path="/organization/costs",
+        table="costs",
+        result_object="organization.costs.result",
+        group_by=("project_id", "line_item", "api_key_id"),
+        filters=(PROJECT_IDS, API_KEY_IDS),
+        metrics=(
+            _f("amount.value", "decimal"),
+            _f("amount.currency", "str"),
+            _f("quantity", "decimal"),
+            _f("quantity_unit", "str"),
+        ),
+        bucket_widths=("1d",),
+        page_limits=tuple(COSTS_PAGE_LIMITS.items()),
+        floor_to_day=True,
+    ),
+    _usage(
+        "embeddings",
+        "embeddings",
+        "embeddings",
+        _BASIC_GROUP_BY,
+        COMMON_FILTERS,
+        (_f("input_tokens", required=True), _REQUESTS),
+    ),
+    _usage(
+        "images",
+        "images",
+        "images",
+        (*_BASIC_GROUP_BY, "size", "source"),
+        (*COMMON_FILTERS, SOURCES, SIZES),
+        (_f("images", required=True), _REQUESTS),
+    ),
+    _usage(
+        "moderations",
+        "moderations",
+        "moderations",
+        _BASIC_GROUP_BY,
+        COMMON_FILTERS,
+        (_f("input_tokens", required=True), _REQUESTS),
+    ),
+    _usage(
+        "vectorstores",
+        "vector_stores",
+        "vector_stores",
+        ("project_id",),
+        (PROJECT_IDS,),
+        (_f("usage_bytes", required=True),),
+    ),
+    _usage(
+        "file_search_calls",
+        "file_search_calls",
+        "file_searches",
+        ("project_id", "user_id", "api_key_id", "vector_store_id"),
+        (PROJECT_IDS, USER_IDS, API_KEY_IDS, VECTOR_STORE_IDS),
+        (_f("num_requests", required=True),),
+    ),
+    _usage(
+        "web_search_calls",
+        "web_search_calls",
+        "web_searches",
+        (*_BASIC_GROUP_BY, "context_level"),
+        (*COMMON_FILTERS, CONTEXT_LEVELS),
+        (_REQUESTS, _f("num_requests", required=True)),
+    ),
+)
+
+DIRECTORY_STREAMS: tuple[DirectoryStream, ...] = (
+    DirectoryStream(
+        type="projects",
+        path="/organization/projects",
+        table="projects",
+        item_object="organization.project",
+        params=(
+            Param(
+                "IncludeArchived",
+                "INCLUDE ARCHIVED",
+                "bool",
+                "include_archived",
+                help="Also list archived projects, so older usage keeps its names.",
+            ),
+        ),
+        fields=(
+            _f("id", "str"),
+            _f("object", "str"),
+            _f("name", "str"),
+            _f("created_at", "int"),
+            _f("archived_at", "int"),
+            _f("status", "str"),
+        ),
+    ),
+    DirectoryStream(
+        type="users",
+        path="/organization/users",
+        table="users",
+        item_object="organization.user",
+        params=(Param("Emails", "EMAILS", "emails", "emails"),),
+        fields=(
+            _f("id", "str"),
+            _f("object", "str"),
+            _f("name", "str"),
+            _f("email", "str"),
+            _f("role", "str"),
+            _f("added_at", "int"),
+        ),
+    ),
+    DirectoryStream(
+        type="api_keys",
+        path="/organization/projects/{project_id}/api_keys",
+        table="apiKeys",
+        item_object="organization.project.api_key",
+        params=(
+            Param(
+                "ProjectIds",
+                "PROJECT IDS",
+                "ids",
+                None,
+                id_prefix="proj_",
+                help="Empty: the keys of every project.",
+            ),
+        ),
+        fields=(
+            _f("id", "str"),
+            _f("object", "str"),
+            _f("name", "str"),
+            _f("redacted_value", "str"),
+            _f("created_at", "int"),
+            _f("last_used_at", "int"),
+            _f("project_id", "str"),
+            _f("owner.type", "str", column="ownerType"),
+            _f("owner.id", "str", column="ownerId"),
+            _f("owner.name", "str", column="ownerName"),
+        ),
+        per_project=True,
+    ),
+)
+
+Stream = UsageStream | DirectoryStream
+
+# The QUERY TYPE options, in the product's order.
+STREAMS: dict[str, Stream] = {s.type: s for s in (*USAGE_STREAMS, *DIRECTORY_STREAMS)}
+COMPOSITE_TYPES = ("all", "generic")
+QUERY_TYPES: tuple[str, ...] = (*STREAMS, *COMPOSITE_TYPES)
+
+
+def generic_params() -> tuple[Param, ...]:
+    """The one shared parameter set of `generic`: every stream's parameters, once each."""
+    seen: dict[str, Param] = {}
+    widths: list[str] = []
+    group_by: list[str] = []
+    for stream in STREAMS.values():
+        for param in stream.params:
+            if param.kind == "width":
+                widths += [w for w in param.choices if w not in widths]
+            elif param.kind == "groupby":
+                group_by += [g for g in param.choices if g not in group_by]
+            seen.setdefault(param.suffix, param)
+    order = ("1m", "1h", "1d")
+    seen["BucketWidth"] = _replace(seen["BucketWidth"], tuple(w for w in order if w in widths))
+    seen["GroupBy"] = _replace(seen["GroupBy"], tuple(group_by))
+    return tuple(seen.values())
+
+
+def _replace(param: Param, choices: tuple[str, ...]) -> Param:
+    return Param(**{**param.__dict__, "choices": choices})
+
+
+def streams_for(query_type: str) -> tuple[Stream, ...]:
+    """The streams a task of this query type collects."""
+    if query_type in COMPOSITE_TYPES:
+        return tuple(STREAMS.values())
+    return (STREAMS[query_type],)
+
+
+def technical_name(prefix: str, param: Param) -> str:
+    return f"{prefix}-{param.suffix}"
+
+
+# --- time buckets -------------------------------------------------------------------
+
+
+def floor_time(moment: datetime, width: str) -> datetime:
+    """The start of the UTC bucket of `width` that contains `moment`."""
+    seconds = WIDTH_SECONDS[width]
+    epoch = int(moment.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, tz=UTC)
+
+
+def bucket_count(stream: UsageStream, width: str, start: datetime, end: datetime) -> int:
+    """How many buckets the API returns for [start, end).
+
+    Usage buckets start at `start` and end at the next UTC boundary; costs buckets are
+    floored to the UTC day.
+    """
+    if stream.floor_to_day:
+        start = floor_time(start, "1d")
+    if end <= start:
+        return 0
+    first_boundary = floor_time(start, width) + timedelta(seconds=WIDTH_SECONDS[width])
+    if end <= first_boundary:
+        return 1
+    rest = (end - first_boundary).total_seconds()
+    return 1 + math.ceil(rest / WIDTH_SECONDS[width])
+
+
+def request_count(stream: UsageStream, width: str, start: datetime, end: datetime) -> int:
+    """The minimum number of requests that collect [start, end): pages of the largest size."""
+    _, largest = stream.page_limit(width)
+    return max(1, math.ceil(bucket_count(stream, width, start, end) / largest))

@@ -1,0 +1,100 @@
+"""Writes: every change to connectors and tasks goes through a function here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from connectors.models import Connector, Task
+from connectors.openai.client import AdminClient, OpenAIError, key_type_error
+
+KEY_CHECK_TIMEOUT_SECONDS = 15.0
+
+
+def key_check(admin_key: str, base_url: str) -> str:
+    """Check a key against the Admin API. Returns "" when it works, else what is wrong."""
+    wrong_type = key_type_error(admin_key)
+    if wrong_type:
+        return wrong_type.message
+    try:
+        with AdminClient(admin_key, base_url, timeout=KEY_CHECK_TIMEOUT_SECONDS) as client:
+            client.check_key()
+    except OpenAIError as error:
+        return error.message
+    return ""
+
+
+def connector_create(
+    *, kind: str, name: str, description: str, base_url: str, admin_key: str
+) -> tuple[Connector | None, str]:
+    """Check the key, then save. Nothing is saved when the check fails."""
+    error = key_check(admin_key, base_url)
+    if error:
+        return None, error
+    connector = Connector(kind=kind, name=name, description=description, base_url=base_url)
+    connector.set_admin_key(admin_key)
+    connector.key_checked_at = connector.key_verified_at = timezone.now()
+    connector.save()
+    return connector, ""
+
+
+def connector_update(
+    connector: Connector, *, name: str, description: str, base_url: str, admin_key: str = ""
+) -> str:
+    """Save changes. A new key or base URL is checked first; on failure nothing changes."""
+    if admin_key or base_url != connector.base_url:
+        error = key_check(admin_key or connector.admin_key, base_url)
+        if error:
+            return error
+        if admin_key:
+            connector.set_admin_key(admin_key)
+        connector.key_checked_at = connector.key_verified_at = timezone.now()
+        connector.key_error = ""
+    connector.name, connector.description, connector.base_url = name, description, base_url
+    connector.save()
+    return ""
+
+
+def connector_test(connector: Connector) -> str:
+    """Re-check a saved connector's key and record the outcome on the row."""
+    error = key_check(connector.admin_key, connector.base_url)
+    connector.key_checked_at = timezone.now()
+    connector.key_error = error
+    if not error:
+        connector.key_verified_at = connector.key_checked_at
+    connector.save(update_fields=["key_checked_at", "key_verified_at", "key_error", "updated_at"])
+    return error
+
+
+def connector_delete(connector: Connector) -> None:
+    connector.delete()
+
+
+def connector_rotate_keys() -> int:
+    """Re-encrypt every stored key with the newest encryption key."""
+    from connectors import crypto
+
+    count = 0
+    with transaction.atomic():
+        for connector in Connector.objects.select_for_update():
+            connector.admin_key_encrypted = crypto.rotate(connector.admin_key_encrypted)
+            connector.save(update_fields=["admin_key_encrypted"])
+            count += 1
+    return count
+
+
+def task_save(
+    task: Task, *, name: str, query_type: str, parameters: dict[str, Any], schedule: dict
+) -> Task:
+    """Create or update a task from validated form data."""
+    task.name, task.query_type, task.parameters = name, query_type, parameters
+    for field, value in schedule.items():
+        setattr(task, field, value)
+    task.save()
+    return task
+
+
+def task_delete(task: Task) -> None:
+    task.delete()

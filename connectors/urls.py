@@ -1,0 +1,21 @@
+from django.urls import path
+
+from connectors import views
+
+app_name = "connectors"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("connectors/", views.connector_list, name="connector-list"),
+    path("connectors/add/", views.connector_catalogue, name="connector-catalogue"),
+    path("connectors/add/<slug:kind>/", views.connector_add, name="connector-add"),
+    path("connectors/<int:pk>/", views.connector_detail, name="connector-detail"),
+    path("connectors/<int:pk>/edit/", views.connector_edit, name="connector-edit"),
+    path("connectors/<int:pk>/delete/", views.connector_delete, name="connector-delete"),
+    path("connectors/<int:pk>/test/", views.connector_test, name="connector-test"),
+    path("connectors/<int:connector_pk>/tasks/add/", views.task_add, name="task-add"),
+    path("tasks/<int:pk>/", views.task_detail, name="task-detail"),
+    path("tasks/<int:pk>/edit/", views.task_edit, name="task-edit"),
+    path("tasks/<int:pk>/delete/", views.task_delete, name="task-delete"),
+    path("tasks/<int:pk>/parameters.json", views.task_parameters, name="task-parameters"),
+]

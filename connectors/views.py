@@ -1,0 +1,217 @@
+"""Function views. Each checks access in its first line: staff manage, others view."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from connectors import schedule, selectors, services
+from connectors.catalogue import CATALOGUE, categories
+from connectors.forms import ConnectorForm, ScheduleForm, TaskForm, task_initial
+from connectors.models import Connector, Task
+
+
+def _require_staff(request: HttpRequest) -> None:
+    if not request.user.is_staff:
+        raise PermissionDenied("Only Data administrators can change connectors and tasks.")
+
+
+def _connector(request: HttpRequest, pk: int, manage: bool = False) -> Connector:
+    if manage:
+        _require_staff(request)
+    return get_object_or_404(Connector, pk=pk)
+
+
+def _task(request: HttpRequest, pk: int, manage: bool = False) -> Task:
+    if manage:
+        _require_staff(request)
+    return get_object_or_404(Task.objects.select_related("connector"), pk=pk)
+
+
+def _redirect(request: HttpRequest, to: str, *args: object) -> HttpResponse:
+    response = redirect(to, *args)
+    if request.htmx:
+        return HttpResponseClientRedirect(response.url)
+    return response
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("connectors:connector-list")
+
+
+def connector_list(request: HttpRequest) -> HttpResponse:
+    connectors = selectors.connector_list()
+    return render(request, "connectors/connector_list.html", {"connectors": connectors})
+
+
+def connector_catalogue(request: HttpRequest) -> HttpResponse:
+    _require_staff(request)
+    query, category = request.GET.get("q", "")[:100], request.GET.get("category", "All")
+    context = {
+        "tiles": selectors.catalogue_search(query, category),
+        "categories": categories(),
+        "category": category,
+        "q": query,
+    }
+    template = "connectors/connector_catalogue.html"
+    if request.htmx and request.htmx.target == "tiles":
+        template += "#tiles"
+    return render(request, template, context)
+
+
+@sensitive_variables("form")
+@sensitive_post_parameters("admin_key")
+def connector_add(request: HttpRequest, kind: str) -> HttpResponse:
+    _require_staff(request)
+    if kind not in CATALOGUE:
+        raise Http404("No such connector type.")
+    form = ConnectorForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        connector, error = services.connector_create(kind=kind, **form.cleaned_data)
+        if connector:
+            messages.success(request, f"Connector “{connector.name}” saved: key verified.")
+            return _redirect(request, "connectors:connector-detail", connector.pk)
+        form.add_error("admin_key", error)
+    context = {"form": form, "entry": CATALOGUE[kind], "action": "add"}
+    return _render_form(request, "connectors/connector_form.html", "connector-form", context)
+
+
+@sensitive_variables("form")
+@sensitive_post_parameters("admin_key")
+def connector_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    connector = _connector(request, pk, manage=True)
+    initial = {f: getattr(connector, f) for f in ("name", "description", "base_url")}
+    form = ConnectorForm(request.POST or None, initial=initial, editing=True)
+    if request.method == "POST" and form.is_valid():
+        error = services.connector_update(connector, **form.cleaned_data)
+        if not error:
+            messages.success(request, f"Connector “{connector.name}” saved.")
+            return _redirect(request, "connectors:connector-detail", connector.pk)
+        form.add_error("admin_key", error)
+    context = {"form": form, "entry": connector.catalogue_entry, "connector": connector}
+    return _render_form(request, "connectors/connector_form.html", "connector-form", context)
+
+
+def _render_form(request: HttpRequest, template: str, partial: str, context: dict):
+    # htmx 2 does not swap 4xx answers: an invalid form comes back with 200.
+    if request.htmx:
+        template = f"{template}#{partial}"
+    return render(request, template, context)
+
+
+def connector_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    connector = _connector(request, pk)
+    tasks = connector.tasks.all()
+    return render(
+        request, "connectors/connector_detail.html", {"connector": connector, "tasks": tasks}
+    )
+
+
+@require_POST
+def connector_test(request: HttpRequest, pk: int) -> HttpResponse:
+    connector = _connector(request, pk, manage=True)
+    error = services.connector_test(connector)
+    if request.htmx:
+        return render(
+            request, "connectors/connector_detail.html#key-status", {"connector": connector}
+        )
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, "The key works: verified just now.")
+    return redirect("connectors:connector-detail", connector.pk)
+
+
+def connector_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    connector = _connector(request, pk, manage=True)
+    if request.method == "POST":
+        name = connector.name
+        services.connector_delete(connector)
+        messages.success(request, f"Connector “{name}” and its tasks were deleted.")
+        return _redirect(request, "connectors:connector-list")
+    return render(
+        request,
+        "connectors/connector_confirm_delete.html",
+        {"connector": connector, "tasks": connector.tasks.all()},
+    )
+
+
+def task_add(request: HttpRequest, connector_pk: int) -> HttpResponse:
+    connector = _connector(request, connector_pk, manage=True)
+    return _task_form(request, connector, Task(connector=connector), initial={})
+
+
+def task_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    task = _task(request, pk, manage=True)
+    return _task_form(request, task.connector, task, initial=task_initial(task))
+
+
+def _task_form(request: HttpRequest, connector: Connector, task: Task, initial: dict):
+    source = request.POST if request.method == "POST" else request.GET
+    query_type = source.get("type") or initial.get("type", "")
+    if request.method == "GET" and "type" in request.GET:
+        initial = {**initial, "type": query_type}
+    form = TaskForm(request.POST or None, initial=initial, query_type=query_type)
+    schedule_form = ScheduleForm(request.POST or None, instance=task)
+    if request.method == "POST" and form.is_valid() & schedule_form.is_valid():
+        services.task_save(
+            task,
+            name=form.cleaned_data["name"],
+            query_type=form.query_type,
+            parameters=form.parameters(),
+            schedule={f: schedule_form.cleaned_data[f] for f in ScheduleForm.Meta.fields},
+        )
+        messages.success(request, f"Task “{task.display_name}” saved.")
+        return _redirect(request, "connectors:task-detail", task.pk)
+    context = {"form": form, "schedule_form": schedule_form, "connector": connector, "task": task}
+    template = "connectors/task_form.html"
+    if request.htmx and request.method == "GET":
+        return render(request, f"{template}#task-params", context)
+    return _render_form(request, template, "task-form", context)
+
+
+def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    task = _task(request, pk)
+    now = timezone.now()
+    estimates, total = selectors.task_estimates(task, now)
+    context = {
+        "task": task,
+        "connector": task.connector,
+        "parameter_rows": [(name, _shown(v)) for name, v in task.parameters.items()],
+        "estimates": estimates,
+        "total_requests": total,
+        "schedule_text": schedule.describe(task),
+        "upcoming": schedule.upcoming(task, now),
+    }
+    return render(request, "connectors/task_detail.html", context)
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ", ".join(value)
+    return "" if value is None else str(value)
+
+
+def task_parameters(request: HttpRequest, pk: int) -> JsonResponse:
+    task = _task(request, pk)
+    response = JsonResponse(task.parameters, json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="task-{task.pk}-parameters.json"'
+    return response
+
+
+def task_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    task = _task(request, pk, manage=True)
+    if request.method == "POST":
+        connector_pk, name = task.connector_id, task.display_name
+        services.task_delete(task)
+        messages.success(request, f"Task “{name}” was deleted.")
+        return _redirect(request, "connectors:connector-detail", connector_pk)
+    return render(request, "connectors/task_confirm_delete.html", {"task": task})
