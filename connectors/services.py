@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from connectors import crypto
 from connectors.models import Connector, Task
 from connectors.openai.client import AdminClient, OpenAIError, key_type_error
 
@@ -24,6 +25,15 @@ def key_check(admin_key: str, base_url: str) -> str:
     except OpenAIError as error:
         return error.message
     return ""
+
+
+def stored_key_check(connector: Connector, base_url: str) -> str:
+    """Check the saved key (at a possibly new base URL)."""
+    try:
+        admin_key = connector.admin_key
+    except crypto.SecretError as error:
+        return str(error)
+    return key_check(admin_key, base_url)
 
 
 def connector_create(
@@ -45,7 +55,10 @@ def connector_update(
 ) -> str:
     """Save changes. A new key or base URL is checked first; on failure nothing changes."""
     if admin_key or base_url != connector.base_url:
-        error = key_check(admin_key or connector.admin_key, base_url)
+        if admin_key:
+            error = key_check(admin_key, base_url)
+        else:
+            error = stored_key_check(connector, base_url)
         if error:
             return error
         if admin_key:
@@ -59,7 +72,7 @@ def connector_update(
 
 def connector_test(connector: Connector) -> str:
     """Re-check a saved connector's key and record the outcome on the row."""
-    error = key_check(connector.admin_key, connector.base_url)
+    error = stored_key_check(connector, connector.base_url)
     connector.key_checked_at = timezone.now()
     connector.key_error = error
     if not error:
@@ -74,8 +87,6 @@ def connector_delete(connector: Connector) -> None:
 
 def connector_rotate_keys() -> int:
     """Re-encrypt every stored key with the newest encryption key."""
-    from connectors import crypto
-
     count = 0
     with transaction.atomic():
         for connector in Connector.objects.select_for_update():

@@ -15,6 +15,7 @@ from connectors import schedule, selectors, services
 from connectors.catalogue import CATALOGUE, categories
 from connectors.forms import ConnectorForm, ScheduleForm, TaskForm, task_initial
 from connectors.models import Connector, Task
+from connectors.openai.plan import params_for
 
 
 def _require_staff(request: HttpRequest) -> None:
@@ -32,6 +33,11 @@ def _task(request: HttpRequest, pk: int, manage: bool = False) -> Task:
     if manage:
         _require_staff(request)
     return get_object_or_404(Task.objects.select_related("connector"), pk=pk)
+
+
+def _posted(request: HttpRequest):
+    """The POST data, bound even when empty: an empty POST must show "required" errors."""
+    return request.POST if request.method == "POST" else None
 
 
 def _redirect(request: HttpRequest, to: str, *args: object) -> HttpResponse:
@@ -71,7 +77,7 @@ def connector_add(request: HttpRequest, kind: str) -> HttpResponse:
     _require_staff(request)
     if kind not in CATALOGUE:
         raise Http404("No such connector type.")
-    form = ConnectorForm(request.POST or None)
+    form = ConnectorForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         connector, error = services.connector_create(kind=kind, **form.cleaned_data)
         if connector:
@@ -87,7 +93,7 @@ def connector_add(request: HttpRequest, kind: str) -> HttpResponse:
 def connector_edit(request: HttpRequest, pk: int) -> HttpResponse:
     connector = _connector(request, pk, manage=True)
     initial = {f: getattr(connector, f) for f in ("name", "description", "base_url")}
-    form = ConnectorForm(request.POST or None, initial=initial, editing=True)
+    form = ConnectorForm(_posted(request), initial=initial, editing=True)
     if request.method == "POST" and form.is_valid():
         error = services.connector_update(connector, **form.cleaned_data)
         if not error:
@@ -157,8 +163,8 @@ def _task_form(request: HttpRequest, connector: Connector, task: Task, initial: 
     query_type = source.get("type") or initial.get("type", "")
     if request.method == "GET" and "type" in request.GET:
         initial = {**initial, "type": query_type}
-    form = TaskForm(request.POST or None, initial=initial, query_type=query_type)
-    schedule_form = ScheduleForm(request.POST or None, instance=task)
+    form = TaskForm(_posted(request), initial=initial, query_type=query_type)
+    schedule_form = ScheduleForm(_posted(request), instance=task)
     if request.method == "POST" and form.is_valid() & schedule_form.is_valid():
         services.task_save(
             task,
@@ -183,13 +189,23 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "task": task,
         "connector": task.connector,
-        "parameter_rows": [(name, _shown(v)) for name, v in task.parameters.items()],
+        "parameter_rows": [
+            (_label(name), name, _shown(value)) for name, value in task.parameters.items()
+        ],
         "estimates": estimates,
         "total_requests": total,
         "schedule_text": schedule.describe(task),
         "upcoming": schedule.upcoming(task, now),
     }
     return render(request, "connectors/task_detail.html", context)
+
+
+def _label(technical_name: str) -> str:
+    if technical_name == "type":
+        return "QUERY TYPE"
+    prefix, _, suffix = technical_name.partition("-")
+    labels = {p.suffix: p.label for p in params_for(prefix)}
+    return labels.get(suffix, suffix)
 
 
 def _shown(value: object) -> str:

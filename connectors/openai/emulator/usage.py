@@ -1,0 +1,95 @@
+"""Usage buckets as the API returns them, and the per-seed data behind every stream."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from connectors.openai.emulator.catalog import recipe_for
+from connectors.openai.emulator.engine import StreamData, aggregate
+from connectors.openai.emulator.org import Org, build_org
+from connectors.openai.emulator.params import BucketQuery, bucket_edges
+from connectors.openai.streams import UsageStream
+
+
+class OrgData:
+    """Everything derived from one seed: the directory, the streams' tables, costs cells."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.org: Org = build_org(seed)
+        self._streams: dict[str, StreamData] = {}
+        self.costs_cache: dict[int, dict] = {}
+
+    def stream(self, stream: UsageStream) -> StreamData:
+        found = self._streams.get(stream.path)
+        if found is None:
+            found = self._streams[stream.path] = StreamData(self.org, stream)
+        return found
+
+
+class ResultPlan:
+    """How a stream's result objects are made from leaf totals."""
+
+    def __init__(self, stream: UsageStream) -> None:
+        self.stream = stream
+        recipe = recipe_for(stream)
+        leaves = {name: j for j, name in enumerate(recipe.leaves)}
+        self.metrics: list[tuple[str, tuple[int, ...] | None]] = []
+        for field in stream.metrics:
+            parts = recipe.derived.get(field.api, (field.api,))
+            known = all(p in leaves for p in parts) and field.type == "int"
+            self.metrics.append((field.api, tuple(leaves[p] for p in parts) if known else None))
+
+    def result(self, group_by: tuple[str, ...], key: tuple, leaves: list[int]) -> dict:
+        found: dict = {"object": self.stream.result_object}
+        for name, parts in self.metrics:
+            if parts is None:
+                found[name] = None
+            elif len(parts) == 1:
+                found[name] = leaves[parts[0]]
+            else:
+                found[name] = sum([leaves[j] for j in parts])
+        grouped = dict(zip(group_by, key, strict=True))
+        for dim in self.stream.group_by:
+            found[dim] = grouped.get(dim)
+        return found
+
+
+@lru_cache(maxsize=64)
+def plan_for(stream: UsageStream) -> ResultPlan:
+    return ResultPlan(stream)
+
+
+def matches(dims: dict, filters: tuple[tuple[str, frozenset], ...]) -> bool:
+    return all(dims.get(dim) in values for dim, values in filters)
+
+
+def sort_key(key: tuple) -> tuple:
+    return tuple((value is None, str(value)) for value in key)
+
+
+def usage_buckets(
+    data: StreamData, query: BucketQuery, end: int, first: int, count: int, now: int, finality: int
+) -> list[dict]:
+    """Buckets first .. first + count - 1 of a usage query, as of `now`."""
+    edges = bucket_edges(query, end, first, count)
+    picks = [
+        (index, tuple(series.dims.get(d) for d in query.group_by))
+        for index, series in enumerate(data.series)
+        if matches(series.dims, query.filters)
+    ]
+    sums = aggregate(data, picks, [-(-edge // 60) for edge in edges], now, finality)
+    plan = plan_for(query.stream)
+    return [
+        {
+            "object": "bucket",
+            "start_time": edges[i],
+            "end_time": edges[i + 1],
+            "results": [
+                plan.result(query.group_by, key, sums[i][key])
+                for key in sorted(sums[i], key=sort_key)
+                if any(sums[i][key])
+            ],
+        }
+        for i in range(len(edges) - 1)
+    ]
