@@ -59,7 +59,9 @@ def rotate(token: str) -> str:
     try:
         return _fernet().rotate(token.encode()).decode()
     except InvalidToken:
-        raise SecretError("A stored admin key cannot be decrypted with any configured key.")
+        raise SecretError(
+            "A stored admin key cannot be decrypted with any configured key."
+        ) from None
 
 
 def reset_cache() -> None:

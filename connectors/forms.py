@@ -132,7 +132,9 @@ class ListField(forms.CharField):
             try:
                 EmailValidator()(item)
             except forms.ValidationError:
-                raise forms.ValidationError(f"{label}: “{shown}” is not an email address.")
+                raise forms.ValidationError(
+                    f"{label}: “{shown}” is not an email address."
+                ) from None
 
 
 def section_prefixes(query_type: str) -> list[str]:

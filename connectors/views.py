@@ -16,6 +16,7 @@ from connectors.catalogue import CATALOGUE, categories
 from connectors.forms import ConnectorForm, ScheduleForm, TaskForm, task_initial
 from connectors.models import Connector, Task
 from connectors.openai.plan import params_for
+from connectors.openai.streams import QUERY_TYPES
 
 
 def _require_staff(request: HttpRequest) -> None:
@@ -204,6 +205,8 @@ def _label(technical_name: str) -> str:
     if technical_name == "type":
         return "QUERY TYPE"
     prefix, _, suffix = technical_name.partition("-")
+    if prefix not in QUERY_TYPES:
+        return suffix
     labels = {p.suffix: p.label for p in params_for(prefix)}
     return labels.get(suffix, suffix)
 

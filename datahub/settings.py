@@ -137,6 +137,12 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "recheck-admin-keys": {
+        "task": "connectors.tasks.connectors_recheck_all",
+        "schedule": envint("KEY_RECHECK_HOURS", "24") * 3600,
+    },
+}
 
 # The OpenAI Admin API: default base URL of new connectors, and the HTTP timeout.
 OPENAI_BASE_URL = os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"

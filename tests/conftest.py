@@ -8,7 +8,10 @@ from django.test import Client
 from connectors.models import Connector, Task
 
 import importlib.util  # TEMP
-pytest_plugins = ["tests.fixtures_servers"] + (["tests.fixtures_emulator"] if importlib.util.find_spec("tests.fixtures_emulator") else [])  # TEMP
+
+pytest_plugins = ["tests.fixtures_servers"] + (
+    ["tests.fixtures_emulator"] if importlib.util.find_spec("tests.fixtures_emulator") else []
+)  # TEMP
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM calls from
 # the test body are still synchronous and safe there.

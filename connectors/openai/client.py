@@ -212,8 +212,7 @@ def _auth_error(status: int, text: str, code: str) -> AuthenticationError:
             status,
         )
     return AuthenticationError(
-        f"The key is not allowed to read this organization's data ({status}). "
-        f"{CREATE_ADMIN_KEY}",
+        f"The key is not allowed to read this organization's data ({status}). {CREATE_ADMIN_KEY}",
         status,
     )
 

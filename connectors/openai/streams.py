@@ -76,9 +76,7 @@ PROJECT_IDS = Param("ProjectIds", "PROJECT IDS", "ids", "project_ids", id_prefix
 USER_IDS = Param("UserIds", "USER IDS", "ids", "user_ids", id_prefix="user-")
 API_KEY_IDS = Param("ApiKeyIds", "API KEY IDS", "ids", "api_key_ids", id_prefix="key_")
 MODELS = Param("Models", "MODELS", "names", "models")
-BATCH = Param(
-    "Batch", "BATCH", "tristate", "batch", help="true: batch only; false: non-batch only"
-)
+BATCH = Param("Batch", "BATCH", "tristate", "batch", help="true: batch only; false: non-batch only")
 SOURCES = Param(
     "Sources", "SOURCES", "enum", "sources", ("image.generation", "image.edit", "image.variation")
 )
@@ -129,9 +127,7 @@ class UsageStream:
 
     @property
     def params(self) -> tuple[Param, ...]:
-        width = Param(
-            "BucketWidth", "BUCKET WIDTH", "width", "bucket_width", self.bucket_widths
-        )
+        width = Param("BucketWidth", "BUCKET WIDTH", "width", "bucket_width", self.bucket_widths)
         group_by = Param("GroupBy", "GROUP BY", "groupby", "group_by", self.group_by)
         return (START_TIME, END_TIME, width, group_by, *self.filters)
 

@@ -58,7 +58,9 @@ def test_it_forbids_viewers_over_htmx_too(viewer_client, connector):
     assert response.status_code == 403
 
 
-def test_it_lets_viewers_see_connectors_and_tasks_without_any_action(viewer_client, connector, task):
+def test_it_lets_viewers_see_connectors_and_tasks_without_any_action(
+    viewer_client, connector, task
+):
     for url in view_urls(connector, task):
         assert viewer_client.get(url).status_code == 200, url
     detail = viewer_client.get(reverse("connectors:connector-detail", args=[connector.pk]))

@@ -29,7 +29,10 @@ def test_it_renders_html_in_names_and_descriptions_escaped(staff_client, connect
 def test_it_keeps_unicode_names(staff_client, connector):
     connector.name = "Zürich — 東京 🚀"
     connector.save()
-    assert "Zürich — 東京 🚀" in staff_client.get(reverse("connectors:connector-list")).content.decode()
+    assert (
+        "Zürich — 東京 🚀"
+        in staff_client.get(reverse("connectors:connector-list")).content.decode()
+    )
 
 
 @pytest.mark.parametrize(
@@ -56,7 +59,11 @@ def test_it_answers_bad_connector_forms_with_messages(staff_client, data):
         {"type": "x" * 5000},
         {"type": "completions", "completions-StartTime": "9" * 5000},
         {"type": "completions", "completions-StartTime": "2026-13-45"},
-        {"type": "completions", "completions-StartTime": "2026-01-01", "completions-GroupBy": "<b>"},
+        {
+            "type": "completions",
+            "completions-StartTime": "2026-01-01",
+            "completions-GroupBy": "<b>",
+        },
         {"type": "completions", "completions-StartTime": "2026-01-01", "interval_every": "NaN"},
         {"type": "users", "schedule_enabled": "on", "schedule_start": "yesterday-ish"},
         {"type": "users", "users-Emails": "not-an-email, 東京@"},

@@ -23,9 +23,7 @@ def form_data(base_url: str, key: str = DEMO_ADMIN_KEY, **overrides) -> dict[str
     return data | overrides
 
 
-def test_it_lists_connectors_with_type_description_key_status_and_task_count(
-    staff_client, task
-):
+def test_it_lists_connectors_with_type_description_key_status_and_task_count(staff_client, task):
     connector = task.connector
     connector.key_error = "OpenAI rejected the ADMIN KEY as invalid or revoked (401)."
     connector.save()

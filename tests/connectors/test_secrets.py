@@ -66,7 +66,9 @@ def test_it_never_writes_the_key_to_the_logs(staff_client, emulator_server, capl
     caplog.set_level(logging.DEBUG)
     url = reverse("connectors:connector-add", args=["openai"])
     for key in (DEMO_ADMIN_KEY, WRONG_KEY):
-        staff_client.post(url, {"name": "A", "admin_key": key, "base_url": emulator_server.base_url})
+        staff_client.post(
+            url, {"name": "A", "admin_key": key, "base_url": emulator_server.base_url}
+        )
     connector = Connector.objects.get()
     staff_client.post(reverse("connectors:connector-test", args=[connector.pk]))
     assert caplog.records, "the requests should have been logged at DEBUG"
@@ -81,9 +83,11 @@ def test_it_never_puts_the_key_in_an_error(emulator_server, closed_port_url, sil
         (WRONG_KEY, silent_server_url),
     ]
     for key, base_url in cases:
-        with AdminClient(key, base_url, timeout=0.5) as client:
-            with pytest.raises(OpenAIError) as caught:
-                client.check_key()
+        with (
+            AdminClient(key, base_url, timeout=0.5) as client,
+            pytest.raises(OpenAIError) as caught,
+        ):
+            client.check_key()
         error = caught.value
         texts = [str(error), repr(error), str(error.__cause__), str(error.__context__)]
         assert not any(key in text for text in texts), base_url

@@ -41,7 +41,9 @@ def test_it_accepts_the_minimal_parameters_and_stores_them_by_technical_name(que
     assert form.is_valid(), form.errors
     stored = form.parameters()
     assert stored["type"] == query_type
-    expected = {f"{p}-{param.suffix}" for p in section_prefixes(query_type) for param in params_for(p)}
+    expected = {
+        f"{p}-{param.suffix}" for p in section_prefixes(query_type) for param in params_for(p)
+    }
     assert set(stored) - {"type"} == expected
     for prefix in usage_sections(query_type):
         assert stored[f"{prefix}-StartTime"] == "2026-01-01"
@@ -106,7 +108,11 @@ def test_it_trims_and_deduplicates_id_lists():
         ("completions-ApiKeyIds", "<script>", "is not an id of the form key_"),
         ("completions-Models", "gpt 4o;drop", "is not a valid name"),
         ("completions-ProjectIds", "proj_" + "x" * 200, "is longer than"),
-        ("completions-ProjectIds", ",".join(f"proj_{i}" for i in range(MAX_LIST_ITEMS + 1)), "at most"),
+        (
+            "completions-ProjectIds",
+            ",".join(f"proj_{i}" for i in range(MAX_LIST_ITEMS + 1)),
+            "at most",
+        ),
     ],
 )
 def test_it_refuses_ill_formed_or_overlong_lists(field, value, message):

@@ -65,7 +65,12 @@ def test_it_saves_a_task_and_lands_on_its_page(staff_client, connector):
 
 
 def test_it_redirects_htmx_saves_on_the_client(staff_client, connector):
-    data = {"type": "users", "interval_unit": "daily", "interval_every": "1", "queue_behaviour": "skip"}
+    data = {
+        "type": "users",
+        "interval_unit": "daily",
+        "interval_every": "1",
+        "queue_behaviour": "skip",
+    }
     response = staff_client.post(add_url(connector), data, headers={"HX-Request": "true"})
     task = Task.objects.get(connector=connector)
     assert response.status_code == 200
@@ -116,18 +121,28 @@ def test_it_estimates_a_year_of_hourly_buckets_per_page_limit(staff_client, task
     }
     task.save()
     html = staff_client.get(reverse("connectors:task-detail", args=[task.pk])).content.decode()
-    hours = int((datetime(2026, 1, 1) - datetime(2025, 1, 1)).total_seconds()) // WIDTH_SECONDS["1h"]
+    hours = (
+        int((datetime(2026, 1, 1) - datetime(2025, 1, 1)).total_seconds()) // WIDTH_SECONDS["1h"]
+    )
     expected = math.ceil(hours / USAGE_PAGE_LIMITS["1h"][1])
     assert f"at least <strong>{expected}</strong>" in html
     assert f"{hours:,}" in html
 
 
 def test_it_sums_the_estimate_over_every_endpoint_for_all(staff_client, connector):
-    data = {"type": "all", "interval_unit": "daily", "interval_every": "1", "queue_behaviour": "skip"}
+    data = {
+        "type": "all",
+        "interval_unit": "daily",
+        "interval_every": "1",
+        "queue_behaviour": "skip",
+    }
     usage = [t for t, s in STREAMS.items() if s.kind == "usage"]
     for prefix in usage:
-        data |= {f"{prefix}-StartTime": "2026-01-01", f"{prefix}-EndTime": "2026-01-08",
-                 f"{prefix}-BucketWidth": "1d"}
+        data |= {
+            f"{prefix}-StartTime": "2026-01-01",
+            f"{prefix}-EndTime": "2026-01-08",
+            f"{prefix}-BucketWidth": "1d",
+        }
     response = staff_client.post(add_url(connector), data)
     assert response.status_code == 302, response.content.decode()[:3000]
     html = staff_client.get(response.url).content.decode()

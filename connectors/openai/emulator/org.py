@@ -190,7 +190,9 @@ def _project(seed: int, i: int, users: tuple[User, ...]) -> Project:
 
 def _members(seed: int, i: int, created: int, users: tuple[User, ...]) -> tuple[Member, ...]:
     count = 2 + h64(seed, 14, i) % 4
-    chosen = [users[0]] + [users[(h64(seed, 15, i, n) % (len(users) - 1)) + 1] for n in range(count)]
+    chosen = [users[0]] + [
+        users[(h64(seed, 15, i, n) % (len(users) - 1)) + 1] for n in range(count)
+    ]
     members: dict[str, Member] = {}
     for n, user in enumerate(chosen):
         added = max(created, user.added_at) + int(h64(seed, 16, i, n) % (5 * DAY))

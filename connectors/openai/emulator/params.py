@@ -123,7 +123,9 @@ def parse_bucket_query(stream: UsageStream, params: Params) -> tuple[BucketQuery
     width = choice(params, "bucket_width", stream.bucket_widths, "1d")
     default, maximum = stream.page_limit(width)
     limit = bounded(params, "limit", default, maximum)
-    query = BucketQuery(stream, start, end, width, _group_by(stream, params), _filters(stream, params))
+    query = BucketQuery(
+        stream, start, end, width, _group_by(stream, params), _filters(stream, params)
+    )
     return query, limit, _page(params, query)
 
 

@@ -1,0 +1,25 @@
+"""Celery tasks: thin interfaces that take ids, load rows and call one service.
+
+Messages carry ids only, never key material.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from connectors import services
+from connectors.models import Connector
+
+
+@shared_task(ignore_result=True)
+def connector_recheck(connector_id: int) -> None:
+    connector = Connector.objects.filter(pk=connector_id).first()
+    if connector is not None:  # deleted since it was queued
+        services.connector_test(connector)
+
+
+@shared_task(ignore_result=True)
+def connectors_recheck_all() -> None:
+    """Re-test every saved key, so a revoked key shows on the Connectors page early."""
+    for connector_id in Connector.objects.values_list("pk", flat=True):
+        connector_recheck.delay(connector_id)

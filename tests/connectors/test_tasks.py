@@ -1,0 +1,53 @@
+"""Celery tasks: what goes on the queue carries ids, never the key."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+import redis
+from django.conf import settings
+
+from connectors import tasks
+from connectors.models import Connector
+from connectors.openai.emulator import DEMO_ADMIN_KEY
+
+
+@pytest.fixture
+def redis_queue():
+    if not settings.CELERY_BROKER_URL.startswith("redis://"):
+        pytest.skip("needs the Redis broker (make test sets it when Redis answers)")
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.delete("celery")
+    yield client
+    client.delete("celery")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_queues_key_rechecks_with_ids_only(redis_queue, emulator_server):
+    connector = Connector(kind="openai", name="Acme", base_url=emulator_server.base_url)
+    connector.set_admin_key(DEMO_ADMIN_KEY)
+    connector.save()
+    tasks.connectors_recheck_all()
+    messages = redis_queue.lrange("celery", 0, -1)
+    assert len(messages) == 1
+    envelope = json.loads(messages[0])
+    raw = messages[0] + base64.b64decode(envelope["body"])  # the body travels base64-encoded
+    assert DEMO_ADMIN_KEY.encode() not in raw
+    assert connector.admin_key_encrypted.encode() not in raw
+    assert b"connectors.tasks.connector_recheck" in raw
+
+
+def test_it_rechecks_a_key_and_records_the_outcome(connector, emulator_server):
+    connector.base_url = emulator_server.base_url
+    connector.set_admin_key(DEMO_ADMIN_KEY)
+    connector.key_error = "stale error"
+    connector.save()
+    tasks.connector_recheck(connector.pk)
+    connector.refresh_from_db()
+    assert connector.key_error == "" and connector.key_ok
+
+
+def test_it_skips_a_connector_deleted_since_it_was_queued(db):
+    tasks.connector_recheck(424242)
