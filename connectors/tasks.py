@@ -7,8 +7,19 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from connectors import services
+from connectors import runs, services
 from connectors.models import Connector
+
+
+@shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)
+def task_run(run_id: int) -> None:
+    runs.run_execute(run_id)
+
+
+@shared_task(ignore_result=True)
+def schedule_tick() -> None:
+    runs.reclaim_stale()
+    runs.schedule_tick()
 
 
 @shared_task(ignore_result=True)

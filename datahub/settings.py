@@ -116,6 +116,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True  # serve from the app dirs too, so `collectstatic` is optional
 
+FORMS_URLFIELD_ASSUME_HTTPS = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES")
 CSRF_COOKIE_SECURE = envbool("SECURE_COOKIES")
@@ -138,6 +139,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    "schedule-tick": {"task": "connectors.tasks.schedule_tick", "schedule": 30.0},
     "recheck-admin-keys": {
         "task": "connectors.tasks.connectors_recheck_all",
         "schedule": envint("KEY_RECHECK_HOURS", "24") * 3600,
@@ -147,6 +149,10 @@ CELERY_BEAT_SCHEDULE = {
 # The OpenAI Admin API: default base URL of new connectors, and the HTTP timeout.
 OPENAI_BASE_URL = os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
 OPENAI_TIMEOUT_SECONDS = float(os.environ.get("OPENAI_TIMEOUT_SECONDS") or "30")
+# Transient failures (429, 5xx, timeouts, broken answers) are retried this often, with
+# exponential backoff from this base and full jitter; Retry-After is honoured.
+OPENAI_RETRY_ATTEMPTS = envint("OPENAI_RETRY_ATTEMPTS", "8")
+OPENAI_RETRY_BASE_SECONDS = float(os.environ.get("OPENAI_RETRY_BASE_SECONDS") or "0.5")
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL") or "INFO"
 LOGGING = {

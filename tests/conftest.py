@@ -1,13 +1,12 @@
 from __future__ import annotations
 
+import importlib.util  # TEMP
 import os
 
 import pytest
 from django.test import Client
 
 from connectors.models import Connector, Task
-
-import importlib.util  # TEMP
 
 pytest_plugins = ["tests.fixtures_servers"] + (
     ["tests.fixtures_emulator"] if importlib.util.find_spec("tests.fixtures_emulator") else []

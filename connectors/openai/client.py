@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -61,6 +64,10 @@ class RateLimitedError(TransientError):
         self.retry_after = retry_after
 
 
+class MalformedBodyError(TransientError):
+    """A 200 answer whose body is not JSON: cut off or garbled on the way."""
+
+
 class UnreachableError(TransientError):
     """The base URL cannot be reached or did not answer in time."""
 
@@ -86,8 +93,11 @@ class AdminClient:
         *,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        before_request: Callable[[], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.before_request = before_request  # rate limiting and request counting
+        self.server_time: datetime | None = None  # from the last answer's Date header
         self._http = httpx.Client(
             base_url=self.base_url,
             headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
@@ -107,6 +117,8 @@ class AdminClient:
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """GET one page and return its JSON object, or raise a typed OpenAIError."""
+        if self.before_request:
+            self.before_request()
         try:
             response = self._http.get(path, params=params)
         except httpx.TimeoutException:
@@ -123,6 +135,7 @@ class AdminClient:
             raise TransientError(
                 f"The connection to {self.base_url} broke off: {_reason(error)}."
             ) from None
+        self.server_time = _server_time(response)
         return _parse(response, path)
 
     def check_key(self) -> None:
@@ -138,6 +151,13 @@ class AdminClient:
         _expect(listing, "list", "/organization/projects")
 
 
+def _server_time(response: httpx.Response) -> datetime | None:
+    try:
+        return parsedate_to_datetime(response.headers["Date"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _reason(error: httpx.TransportError) -> str:
     return str(error) or type(error).__name__
 
@@ -147,7 +167,7 @@ def _parse(response: httpx.Response, path: str) -> dict[str, Any]:
         try:
             body = response.json()
         except ValueError:
-            raise UnexpectedResponseError(
+            raise MalformedBodyError(
                 f"OpenAI's answer to {path} was not valid JSON (it may have been cut off).",
                 200,
             ) from None
@@ -190,8 +210,8 @@ def _error_for(response: httpx.Response, path: str) -> OpenAIError:
 
 def _auth_error(status: int, text: str, code: str) -> AuthenticationError:
     if "Missing scopes" in text:
-        scopes = re.search(r"Missing scopes:\s*([\w.,\s]+?)\.", text)
-        missing = scopes.group(1).strip() if scopes else "api.usage.read"
+        scopes = re.search(r"Missing scopes:\s*([^\s,]+(?:,\s*[^\s,]+)*)", text)
+        missing = scopes.group(1).rstrip(".") if scopes else "api.usage.read"
         return MissingScopeError(
             f"The key lacks the {missing} scope ({status}), so no usage or cost data can be "
             f"read. {CREATE_ADMIN_KEY}",

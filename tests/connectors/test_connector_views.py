@@ -74,10 +74,11 @@ def test_it_saves_a_connector_whose_key_works(staff_client, emulator_server):
 def test_it_checks_the_key_with_one_usage_read_and_one_directory_read(
     staff_client, emulator_server
 ):
-    emulator_server.emulator.reset_log()
+    emulator_server.emulator.log.clear()
     staff_client.post(ADD_URL, form_data(emulator_server.base_url))
-    paths = [entry.path for entry in emulator_server.emulator.request_log]
-    assert sorted(paths) == ["/v1/organization/costs", "/v1/organization/projects"]
+    records = emulator_server.emulator.log.records
+    assert sorted(r.path for r in records) == ["/organization/costs", "/organization/projects"]
+    assert all(r.params["limit"] == ["1"] for r in records)
 
 
 @pytest.mark.parametrize(

@@ -61,14 +61,28 @@ def api_key_object(org: Org, key: ApiKey, now: int) -> dict:
     if key.owner_kind == "user":
         member = next(m for m in project.members if m.user_id == key.owner_id)
         user = org.user(key.owner_id)
-        owner = {"type": "user", "user": {"id": user.id, "email": user.email, "name": user.name,
-                                          "created_at": user.added_at, "role": member.role}}  # fmt: skip
+        owner = {
+            "type": "user",
+            "user": {
+                "id": user.id,
+                "email": user.email,
+                "name": user.name,
+                "created_at": user.added_at,
+                "role": member.role,
+            },
+        }
         prefix = "sk-proj-"
     else:
         account = next(s for s in project.service_accounts if s.id == key.owner_id)
-        owner = {"type": "service_account", "service_account": {
-            "id": account.id, "name": account.name, "created_at": account.created_at,
-            "role": account.role}}  # fmt: skip
+        owner = {
+            "type": "service_account",
+            "service_account": {
+                "id": account.id,
+                "name": account.name,
+                "created_at": account.created_at,
+                "role": account.role,
+            },
+        }
         prefix = "sk-svcacct-"
     return {
         "object": "organization.project.api_key",
@@ -108,7 +122,7 @@ def admin_key_object(org: Org, index: int, now: int) -> dict:
             "name": owner.name,
             "created_at": owner.added_at,
             "role": owner.role,
-        },  # fmt: skip
+        },
     }
 
 
@@ -130,25 +144,30 @@ def directory_truth(org: Org, now: int) -> dict[str, object]:
         "users": [user_object(org, u.id) for u in org.users if u.added_at <= now],
         "api_keys": {
             p.id: [api_key_object(org, k, now) for k in _keys(org, p, now, "any")] for p in projects
-        },  # fmt: skip
+        },
         "project_users": {
             p.id: [project_user_object(org, m) for m in p.members if m.added_at <= now]
             for p in projects
-        },  # fmt: skip
+        },
         "service_accounts": {
             p.id: [_account(s) for s in p.service_accounts if s.created_at <= now] for p in projects
-        },  # fmt: skip
+        },
         "admin_api_keys": [
             admin_key_object(org, i, now)
             for i, k in enumerate(org.admin_keys)
             if k.created_at <= now
-        ],  # fmt: skip
+        ],
     }
 
 
 def _account(account) -> dict:
-    return {"object": "organization.project.service_account", "id": account.id,
-            "name": account.name, "role": account.role, "created_at": account.created_at}  # fmt: skip
+    return {
+        "object": "organization.project.service_account",
+        "id": account.id,
+        "name": account.name,
+        "role": account.role,
+        "created_at": account.created_at,
+    }
 
 
 def _keys(org: Org, project: Project, now: int, access: str | None) -> list[ApiKey]:
@@ -248,8 +267,9 @@ def get_user(org: Org, now: int, params: Params, user_id: str) -> dict:
 
 def list_admin_keys(org: Org, now: int, params: Params) -> dict:
     order = choice(params, "order", ("asc", "desc"), "asc")
-    keys = [admin_key_object(org, i, now) for i, k in enumerate(org.admin_keys)
-            if k.created_at <= now]  # fmt: skip
+    keys = [
+        admin_key_object(org, i, now) for i, k in enumerate(org.admin_keys) if k.created_at <= now
+    ]
     return page(keys, params, order)
 
 

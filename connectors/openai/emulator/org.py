@@ -12,12 +12,54 @@ from functools import lru_cache
 from connectors.openai.emulator.catalog import CREATION_END, DAY, HOUR, ORG_START
 from connectors.openai.emulator.mix import between, h64, ident, pick, text_key, unit
 
-_FIRST = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken", "Margaret", "Linus", "Frances",
-          "Donald", "Radia", "John", "Katherine", "Tim", "Hedy", "Dennis")  # fmt: skip
-_LAST = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Thompson", "Hamilton",
-         "Torvalds", "Allen", "Knuth", "Perlman", "Backus", "Johnson", "Lee", "Lamarr", "Ritchie")  # fmt: skip
-_PROJECTS = ("Default project", "Support Bot", "Search", "Data Pipeline", "Marketing Copy",
-             "Internal Tools", "Mobile App", "Research", "Voice Assistant", "Analytics")  # fmt: skip
+_FIRST = (
+    "Ada",
+    "Grace",
+    "Alan",
+    "Edsger",
+    "Barbara",
+    "Ken",
+    "Margaret",
+    "Linus",
+    "Frances",
+    "Donald",
+    "Radia",
+    "John",
+    "Katherine",
+    "Tim",
+    "Hedy",
+    "Dennis",
+)
+_LAST = (
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Dijkstra",
+    "Liskov",
+    "Thompson",
+    "Hamilton",
+    "Torvalds",
+    "Allen",
+    "Knuth",
+    "Perlman",
+    "Backus",
+    "Johnson",
+    "Lee",
+    "Lamarr",
+    "Ritchie",
+)
+_PROJECTS = (
+    "Default project",
+    "Support Bot",
+    "Search",
+    "Data Pipeline",
+    "Marketing Copy",
+    "Internal Tools",
+    "Mobile App",
+    "Research",
+    "Voice Assistant",
+    "Analytics",
+)
 _KEY_NAMES = ("production", "staging", "ci", "notebook", "backend", "batch jobs", "cron")
 _RESIDENCIES = ("GLOBAL", "GLOBAL", "GLOBAL", "US_STORAGE_PROCESSING", "EU_STORAGE_PROCESSING")
 _TIMEZONES = (-8, -5, 0, 1, 2, 5, 9)

@@ -39,8 +39,11 @@ class BucketQuery:
     filters: tuple[tuple[str, frozenset], ...] = ()  # (dimension, accepted values)
 
     def signature(self) -> int:
-        return zlib.crc32(repr((self.stream.path, self.start, self.end, self.width,
-                                self.group_by, self.filters)).encode())  # fmt: skip
+        return zlib.crc32(
+            repr(
+                (self.stream.path, self.start, self.end, self.width, self.group_by, self.filters)
+            ).encode()
+        )
 
 
 def parse_query(raw: bytes | str) -> Params:
@@ -52,8 +55,9 @@ def parse_query(raw: bytes | str) -> Params:
 
 
 def array(params: Params, name: str) -> list[str]:
-    return [item.strip() for value in params.get(name, []) for item in value.split(",")
-            if item.strip()]  # fmt: skip
+    return [
+        item.strip() for value in params.get(name, []) for item in value.split(",") if item.strip()
+    ]
 
 
 def scalar(params: Params, name: str) -> str | None:

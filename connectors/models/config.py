@@ -25,6 +25,9 @@ class Connector(models.Model):
     key_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     key_verified_at = models.DateTimeField(null=True, blank=True, editable=False)
     key_error = models.TextField(blank=True, editable=False)
+    directory_refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Shared by every worker: keeps a large backfill under OpenAI's rate limits.
+    requests_per_minute = models.PositiveIntegerField(default=120)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -86,6 +89,11 @@ class Task(models.Model):
     queue_behaviour = models.CharField(
         max_length=10, choices=QueueBehaviour.choices, default=QueueBehaviour.SKIP
     )
+    # The last scheduled time the beat tick fired for, so each one fires once.
+    schedule_fired_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Incremental runs re-read this much before the high-water mark (late data).
+    # Empty: 3 hours for 1m/1h buckets, 2 days for 1d usage, 3 days for costs.
+    lookback_minutes = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,0 +1,27 @@
+from connectors.models.config import Connector, IntervalUnit, QueueBehaviour, Task
+from connectors.models.runs import RunStatus, RunTrigger, StreamState, TaskRun
+from connectors.models.tables import (
+    DIRECTORY_TABLES,
+    USAGE_TABLES,
+    ApiKeyEntry,
+    ProjectEntry,
+    ServiceAccountEntry,
+    UserEntry,
+)
+
+__all__ = [
+    "ApiKeyEntry",
+    "Connector",
+    "DIRECTORY_TABLES",
+    "IntervalUnit",
+    "ProjectEntry",
+    "QueueBehaviour",
+    "RunStatus",
+    "RunTrigger",
+    "ServiceAccountEntry",
+    "StreamState",
+    "Task",
+    "TaskRun",
+    "USAGE_TABLES",
+    "UserEntry",
+]

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from connectors.models.config import Task
+
+
+class RunStatus(models.TextChoices):
+    """queued → running → succeeded | failed | cancelled; running → queued when reclaimed
+    from a dead worker; queued → cancelled."""
+
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+class RunTrigger(models.TextChoices):
+    MANUAL = "manual", "Run now"
+    SCHEDULE = "schedule", "Schedule"
+
+
+class TaskRun(models.Model):
+    """One execution of a task: its progress, counts, checkpoint, outcome and short log.
+
+    `checkpoint` holds, per stream, the time collection has reached and whether the
+    stream is done, so a run taken over from a dead worker resumes where it stopped.
+    """
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="runs")
+    trigger = models.CharField(max_length=10, choices=RunTrigger.choices)
+    status = models.CharField(
+        max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True
+    )
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    requests_made = models.PositiveIntegerField(default=0)
+    requests_planned = models.PositiveIntegerField(default=0)
+    pages = models.PositiveIntegerField(default=0)
+    rows_inserted = models.PositiveBigIntegerField(default=0)
+    rows_updated = models.PositiveBigIntegerField(default=0)
+    rows_unchanged = models.PositiveBigIntegerField(default=0)
+    current_stream = models.CharField(max_length=40, blank=True)
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
+    checkpoint = models.JSONField(default=dict)
+    error = models.TextField(blank=True)
+    log = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        constraints = [
+            # At most one running and one waiting run per task, whatever triggers them.
+            models.UniqueConstraint(
+                fields=["task"], condition=Q(status="running"), name="one_running_run_per_task"
+            ),
+            models.UniqueConstraint(
+                fields=["task"], condition=Q(status="queued"), name="one_queued_run_per_task"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} of {self.task_id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+
+class StreamState(models.Model):
+    """Per task and stream: how far successful runs have collected (the high-water mark)."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="stream_states")
+    stream = models.CharField(max_length=40)
+    high_water = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "stream"], name="one_state_per_task_stream")
+        ]

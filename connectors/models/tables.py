@@ -1,0 +1,172 @@
+"""The typed output tables, one per query type, with the product's camelCase columns.
+
+Usage tables are generated from the registry: adding a usage stream adds its table
+(then `makemigrations`). Each row is one bucket and one combination of the grouped
+dimensions; its natural key is (task, bucket width, bucket start, dimensions), where the
+dimensions are folded into `rowKey` so that empty (NULL) dimensions still collide.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from connectors.models.config import Connector, Task
+from connectors.openai.streams import DIRECTORY_STREAMS, USAGE_STREAMS, Field, UsageStream
+
+
+def _column(field: Field) -> models.Field:
+    column = {"db_column": field.column, "null": True, "blank": True}
+    if field.type == "int":
+        return models.BigIntegerField(**column)
+    if field.type == "decimal":
+        return models.DecimalField(max_digits=38, decimal_places=18, **column)
+    if field.type == "float":
+        return models.FloatField(**column)
+    if field.type == "bool":
+        return models.BooleanField(**column)
+    return models.TextField(**column)
+
+
+def _class_name(table: str) -> str:
+    return table[0].upper() + table[1:]
+
+
+def _usage_table(stream: UsageStream) -> type[models.Model]:
+    attrs: dict = {
+        "__module__": __name__,
+        "task": models.ForeignKey(
+            Task, on_delete=models.CASCADE, db_column="taskId", related_name="+"
+        ),
+        "connector": models.ForeignKey(
+            Connector, on_delete=models.CASCADE, db_column="connectorId", related_name="+"
+        ),
+        "start_time": models.DateTimeField(db_column="startTime"),
+        "end_time": models.DateTimeField(db_column="endTime"),
+        "bucket_width": models.CharField(max_length=2, db_column="bucketWidth"),
+        "row_key": models.UUIDField(db_column="rowKey"),
+        "object": models.CharField(max_length=80),
+        "first_fetched_at": models.DateTimeField(db_column="firstFetchedAt"),
+        "last_fetched_at": models.DateTimeField(db_column="lastFetchedAt"),
+        "last_changed_at": models.DateTimeField(db_column="lastChangedAt"),
+        "provisional": models.BooleanField(default=False),
+        # Fields OpenAI sent that the registry does not know yet: kept, not dropped.
+        "extra": models.JSONField(null=True, blank=True),
+    }
+    for field in (*stream.dimensions, *stream.metrics):
+        attrs[field.column] = _column(field)
+    table = stream.table
+    attrs["Meta"] = type(
+        "Meta",
+        (),
+        {
+            "db_table": table,
+            "constraints": [
+                models.UniqueConstraint(
+                    fields=["task", "bucket_width", "start_time", "row_key"],
+                    name=f"{table}_natural_key",
+                )
+            ],
+            "indexes": [
+                models.Index(
+                    fields=["connector", "start_time"], name=f"{table.lower()[:19]}_conn_time"
+                ),
+            ],
+        },
+    )
+    return type(_class_name(table), (models.Model,), attrs)
+
+
+USAGE_TABLES: dict[str, type[models.Model]] = {s.type: _usage_table(s) for s in USAGE_STREAMS}
+
+
+class DirectoryEntry(models.Model):
+    """A directory row of a connector's organization, kept fresh by its runs.
+
+    A row that disappears upstream keeps its name and gets `removedAt`, so old usage
+    still shows names (deleted keys, removed users).
+    """
+
+    connector = models.ForeignKey(
+        Connector, on_delete=models.CASCADE, db_column="connectorId", related_name="+"
+    )
+    row_id = models.BigAutoField(primary_key=True, db_column="rowId")
+    openai_id = models.CharField(max_length=200, db_column="id")
+    object = models.CharField(max_length=80)
+    name = models.TextField(null=True, blank=True)
+    first_fetched_at = models.DateTimeField(db_column="firstFetchedAt")
+    last_fetched_at = models.DateTimeField(db_column="lastFetchedAt")
+    removed_at = models.DateTimeField(null=True, blank=True, db_column="removedAt")
+    extra = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+def _epoch_column(column: str) -> models.DateTimeField:
+    return models.DateTimeField(null=True, blank=True, db_column=column)
+
+
+class ProjectEntry(DirectoryEntry):
+    created_at = _epoch_column("createdAt")
+    archived_at = _epoch_column("archivedAt")
+    status = models.CharField(max_length=20, null=True, blank=True)
+
+    class Meta:
+        db_table = "projects"
+        constraints = [
+            models.UniqueConstraint(fields=["connector", "openai_id"], name="projects_natural_key")
+        ]
+
+
+class UserEntry(DirectoryEntry):
+    email = models.TextField(null=True, blank=True)
+    role = models.CharField(max_length=40, null=True, blank=True)
+    added_at = _epoch_column("addedAt")
+
+    class Meta:
+        db_table = "users"
+        constraints = [
+            models.UniqueConstraint(fields=["connector", "openai_id"], name="users_natural_key")
+        ]
+
+
+class ApiKeyEntry(DirectoryEntry):
+    redacted_value = models.CharField(
+        max_length=80, null=True, blank=True, db_column="redactedValue"
+    )
+    created_at = _epoch_column("createdAt")
+    last_used_at = _epoch_column("lastUsedAt")
+    project_id = models.CharField(max_length=200, db_column="projectId")
+    owner_type = models.CharField(max_length=40, null=True, blank=True, db_column="ownerType")
+    owner_id = models.CharField(max_length=200, null=True, blank=True, db_column="ownerId")
+    owner_name = models.TextField(null=True, blank=True, db_column="ownerName")
+
+    class Meta:
+        db_table = "apiKeys"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connector", "project_id", "openai_id"], name="apikeys_natural_key"
+            )
+        ]
+
+
+class ServiceAccountEntry(DirectoryEntry):
+    project_id = models.CharField(max_length=200, db_column="projectId")
+    role = models.CharField(max_length=40, null=True, blank=True)
+    created_at = _epoch_column("createdAt")
+
+    class Meta:
+        db_table = "serviceAccounts"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connector", "project_id", "openai_id"], name="serviceaccounts_natural_key"
+            )
+        ]
+
+
+DIRECTORY_TABLES: dict[str, type[DirectoryEntry]] = {
+    "projects": ProjectEntry,
+    "users": UserEntry,
+    "api_keys": ApiKeyEntry,
+}
+assert set(DIRECTORY_TABLES) == {s.type for s in DIRECTORY_STREAMS}

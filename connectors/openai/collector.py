@@ -1,0 +1,128 @@
+"""What a run asks OpenAI for, stream by stream, and the rows each page becomes.
+
+The collector does HTTP and row building only; the run service commits each page
+together with the run's checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from connectors.openai.client import AdminClient
+from connectors.openai.pages import list_pages, usage_pages
+from connectors.openai.persistence import usage_rows
+from connectors.openai.plan import StreamQuery
+from connectors.openai.retry import RetryPolicy, call_with_retries
+from connectors.openai.streams import (
+    DIRECTORY_PAGE_LIMIT,
+    UsageStream,
+    floor_time,
+)
+
+# Incremental runs re-read this much before the high-water mark: OpenAI revises recent
+# buckets (minutes for about 15 minutes, daily costs for a day or more).
+LOOKBACK = {"1m": timedelta(hours=3), "1h": timedelta(hours=3), "1d": timedelta(days=2)}
+COSTS_LOOKBACK = timedelta(days=3)
+# A bucket that ended less than this before the answer may still change: provisional.
+PROVISIONAL = {"1m": timedelta(minutes=30), "1h": timedelta(minutes=30), "1d": timedelta(hours=6)}
+COSTS_PROVISIONAL = timedelta(days=2)
+
+
+def lookback(stream: UsageStream, width: str, minutes: int | None) -> timedelta:
+    if minutes is not None:
+        return timedelta(minutes=minutes)
+    return COSTS_LOOKBACK if stream.floor_to_day else LOOKBACK[width]
+
+
+def provisional_window(stream: UsageStream, width: str) -> timedelta:
+    return COSTS_PROVISIONAL if stream.floor_to_day else PROVISIONAL[width]
+
+
+def window_start(
+    query: StreamQuery,
+    high_water: datetime | None,
+    resume_from: datetime | None,
+    lookback_minutes: int | None,
+) -> datetime:
+    """Where this run starts reading a usage stream.
+
+    Resuming a crashed run: where it stopped. An open-ended task that ran before: its
+    high-water mark minus the lookback, floored to a bucket boundary so the buckets
+    line up with the stored ones. Otherwise START TIME.
+    """
+    if resume_from is not None:
+        return resume_from
+    if query.end is None and high_water is not None:
+        back = high_water - lookback(query.stream, query.width, lookback_minutes)
+        return max(
+            query.start, floor_time(back, "1d" if query.stream.floor_to_day else query.width)
+        )
+    return query.start
+
+
+def usage_params(query: StreamQuery, start: datetime) -> dict[str, Any]:
+    stream = query.stream
+    params: dict[str, Any] = {
+        "start_time": int(start.timestamp()),
+        "bucket_width": query.width,
+        "limit": stream.page_limit(query.width)[1],
+    }
+    if query.end is not None:
+        params["end_time"] = int(query.end.timestamp())
+    if query.group_by:
+        params["group_by"] = list(query.group_by)
+    for name, value in query.filters.items():
+        params[name] = "true" if value is True else "false" if value is False else value
+    return params
+
+
+@dataclass
+class Page:
+    rows: list[dict[str, Any]]
+    reached: datetime  # the end of the page's last bucket: where a resumed run goes on
+
+
+class Fetcher:
+    """GETs through the one retry layer."""
+
+    def __init__(self, client: AdminClient, policy: RetryPolicy, on_retry=None) -> None:
+        self.client, self.policy, self.on_retry = client, policy, on_retry
+
+    def for_path(self, path: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        def fetch(params: dict[str, Any]) -> dict[str, Any]:
+            return call_with_retries(
+                lambda: self.client.get(path, params), self.policy, on_retry=self.on_retry
+            )
+
+        return fetch
+
+    def server_now(self) -> datetime:
+        return self.client.server_time or datetime.now(UTC)
+
+
+def collect_usage(
+    fetcher: Fetcher, query: StreamQuery, start: datetime, task_id: int, connector_id: int
+) -> Iterator[Page]:
+    stream = query.stream
+    first = floor_time(start, "1d") if stream.floor_to_day else start
+    window = provisional_window(stream, query.width)
+    pages = usage_pages(
+        fetcher.for_path(stream.path),
+        stream.path,
+        usage_params(query, start),
+        int(first.timestamp()),
+    )
+    for buckets in pages:
+        if not buckets:
+            continue
+        provisional_after = int((fetcher.server_now() - window).timestamp())
+        rows = usage_rows(stream, query.width, task_id, connector_id, buckets, provisional_after)
+        yield Page(rows, datetime.fromtimestamp(buckets[-1]["end_time"], UTC))
+
+
+def list_all(fetcher: Fetcher, path: str, params: dict[str, Any] | None = None) -> Iterator[list]:
+    query = {"limit": DIRECTORY_PAGE_LIMIT, **(params or {})}
+    yield from list_pages(fetcher.for_path(path), path, query)

@@ -1,0 +1,85 @@
+"""Pagination to exhaustion, checking every page against the API's contract.
+
+A repeated cursor, a gap between buckets, or a page that says it has more without a
+cursor fails loudly: silently stopping early is how collectors lose data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from connectors.openai.client import UnexpectedResponseError
+
+Fetch = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class ContractError(UnexpectedResponseError):
+    """A page that breaks the API's contract."""
+
+
+def usage_pages(fetch: Fetch, path: str, params: dict[str, Any], first_start: int):
+    """Yield the buckets of each page of a usage or costs query, in order."""
+    seen: set[str] = set()
+    expected = first_start
+    query = dict(params)
+    while True:
+        body = fetch(query)
+        buckets = _buckets(body, path)
+        for bucket in buckets:
+            _check_bucket(bucket, expected, path)
+            expected = bucket["end_time"]
+        yield buckets
+        if not body["has_more"]:
+            return
+        cursor = body.get("next_page")
+        if not isinstance(cursor, str) or not cursor:
+            raise ContractError(f"{path} said it has more pages but gave no next_page cursor.")
+        if cursor in seen:
+            raise ContractError(f"{path} returned the same page cursor twice; stopping.")
+        if not buckets:
+            raise ContractError(f"{path} returned an empty page that claims to have more.")
+        seen.add(cursor)
+        query = {**params, "page": cursor}
+
+
+def _buckets(body: dict[str, Any], path: str) -> list[dict[str, Any]]:
+    data = body.get("data")
+    if body.get("object") != "page" or not isinstance(data, list):
+        raise ContractError(f"{path} did not answer with a page of buckets.")
+    if not isinstance(body.get("has_more"), bool):
+        raise ContractError(f"{path} answered a page without has_more.")
+    return data
+
+
+def _check_bucket(bucket: Any, expected: int, path: str) -> None:
+    if not isinstance(bucket, dict) or bucket.get("object") != "bucket":
+        raise ContractError(f"{path} returned something that is not a bucket.")
+    start, end = bucket.get("start_time"), bucket.get("end_time")
+    if not isinstance(start, int) or not isinstance(end, int) or end <= start:
+        raise ContractError(f"{path} returned a bucket with bad start or end times.")
+    if start != expected:
+        raise ContractError(
+            f"{path} skipped or repeated time: a bucket starts at {start}, expected {expected}."
+        )
+    if not isinstance(bucket.get("results"), list):
+        raise ContractError(f"{path} returned a bucket without results.")
+
+
+def list_pages(fetch: Fetch, path: str, params: dict[str, Any]) -> Iterator[list[dict]]:
+    """Yield each page of a directory list, following `after=last_id` to exhaustion."""
+    seen: set[str] = set()
+    query = dict(params)
+    while True:
+        body = fetch(query)
+        data = body.get("data")
+        if body.get("object") != "list" or not isinstance(data, list):
+            raise ContractError(f"{path} did not answer with a list.")
+        yield data
+        if not body.get("has_more"):
+            return
+        last = body.get("last_id") or (data[-1].get("id") if data else None)
+        if not last or last in seen:
+            raise ContractError(f"{path} has more entries but no new cursor; stopping.")
+        seen.add(last)
+        query = {**params, "after": last}

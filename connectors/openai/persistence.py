@@ -1,0 +1,178 @@
+"""API results → typed rows, written page by page with one upsert statement per page.
+
+The upsert keys on (task, bucket width, bucket start, rowKey); rowKey folds every
+dimension, NULLs included, into a UUID, so an empty dimension never escapes the unique
+constraint. One statement per page whatever its size: Postgres reads the page from
+typed arrays (unnest), SQLite from one JSON document (json_each).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import connection, models
+
+from connectors.openai.pages import ContractError
+from connectors.openai.streams import Field, UsageStream
+
+ROW_KEY_NAMESPACE = uuid.UUID("8f4b2f4e-5d0c-4b8e-9a55-0d3c6f1e2a7b")
+KEY_COLUMNS = ("taskId", "bucketWidth", "startTime", "rowKey")
+
+
+@dataclass
+class Counts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def add(self, other: Counts) -> None:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+
+
+def _lookup(result: dict[str, Any], dotted: str) -> Any:
+    value: Any = result
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _typed(field: Field, value: Any, path: str) -> Any:
+    if value is None:
+        return None
+    try:
+        if field.type == "int":
+            if isinstance(value, bool) or not float(value).is_integer():
+                raise ValueError
+            return int(value)
+        if field.type == "decimal":
+            if isinstance(value, bool | str):
+                raise ValueError
+            return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        if field.type == "float":
+            return float(value)
+        if field.type == "bool":
+            if not isinstance(value, bool):
+                raise ValueError
+            return value
+        return str(value)
+    except (TypeError, ValueError, InvalidOperation):
+        raise ContractError(
+            f"{path} returned {field.api}={str(value)[:40]!r}, which is not a {field.type}."
+        ) from None
+
+
+def usage_rows(
+    stream: UsageStream,
+    width: str,
+    task_id: int,
+    connector_id: int,
+    buckets: list[dict[str, Any]],
+    provisional_after: int,
+) -> list[dict[str, Any]]:
+    """One row per bucket and result; a bucket ending after `provisional_after` (epoch
+    seconds) may still be revised by OpenAI and is marked provisional."""
+    known = {f.api.split(".")[0] for f in (*stream.dimensions, *stream.metrics)} | {"object"}
+    rows = []
+    for bucket in buckets:
+        start = datetime.fromtimestamp(bucket["start_time"], UTC)
+        end = datetime.fromtimestamp(bucket["end_time"], UTC)
+        for result in bucket["results"]:
+            if not isinstance(result, dict):
+                raise ContractError(f"{stream.path} returned a result that is not an object.")
+            row = {
+                f.column: _typed(f, _lookup(result, f.api), stream.path)
+                for f in (*stream.dimensions, *stream.metrics)
+            }
+            dims = [row[f.column] for f in stream.dimensions]
+            extra = {k: v for k, v in result.items() if k not in known}
+            row |= {
+                "taskId": task_id,
+                "connectorId": connector_id,
+                "startTime": start,
+                "endTime": end,
+                "bucketWidth": width,
+                "rowKey": uuid.uuid5(ROW_KEY_NAMESPACE, json.dumps(dims)),
+                "object": str(result.get("object") or stream.result_object),
+                "provisional": bucket["end_time"] > provisional_after,
+                "extra": extra or None,
+            }
+            rows.append(row)
+    return rows
+
+
+def upsert(model: type[models.Model], rows: list[dict[str, Any]], fetched_at: datetime) -> Counts:
+    """Insert new rows, update changed ones in place; count each kind. One statement."""
+    if not rows:
+        return Counts()
+    fields = {f.column: f for f in model._meta.concrete_fields if not f.primary_key}
+    columns = [c for c in rows[0] if c in fields]
+    stamps = ("firstFetchedAt", "lastFetchedAt", "lastChangedAt")
+    compared = [c for c in columns if c not in KEY_COLUMNS]
+    table = _q(model._meta.db_table)
+    source = _source_sql(columns, fields)
+    sql = (
+        f"INSERT INTO {table} AS t ({', '.join(map(_q, [*columns, *stamps]))}) "
+        f"SELECT {', '.join(f's.{_q(c)}' for c in columns)}, %s, %s, %s FROM {source} "
+        # SQLite needs a WHERE here to tell SELECT from the ON CONFLICT clause.
+        f"WHERE true ON CONFLICT ({', '.join(map(_q, KEY_COLUMNS))}) DO UPDATE SET "
+        + ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in [*compared, "lastFetchedAt"])
+        + f", {_q('lastChangedAt')} = CASE WHEN {_changed(compared)} "
+        f"THEN excluded.{_q('lastChangedAt')} ELSE t.{_q('lastChangedAt')} END "
+        f"RETURNING {_q('firstFetchedAt')}, {_q('lastChangedAt')}"
+    )
+    stamp = fields["firstFetchedAt"].get_db_prep_value(fetched_at, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*_source_params(rows, columns, fields), stamp, stamp, stamp])
+        returned = cursor.fetchall()
+    return _count(returned, stamp)
+
+
+def _count(returned: list[tuple], stamp: Any) -> Counts:
+    counts = Counts()
+    for first, changed in returned:
+        # The database hands back the stamp exactly as it was sent (datetime or text).
+        if first == stamp:
+            counts.inserted += 1
+        elif changed == stamp:
+            counts.updated += 1
+        else:
+            counts.unchanged += 1
+    return counts
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _changed(columns: list[str]) -> str:
+    operator = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    return " OR ".join(f"t.{_q(c)} {operator} excluded.{_q(c)}" for c in columns)
+
+
+def _source_sql(columns: list[str], fields: dict[str, models.Field]) -> str:
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%s::{_array_type(fields[c])}" for c in columns)
+        return f"unnest({arrays}) AS s({', '.join(map(_q, columns))})"
+    picks = ", ".join(f"json_extract(value, '$[{i}]') AS {_q(c)}" for i, c in enumerate(columns))
+    return f"(SELECT {picks} FROM json_each(%s)) AS s"
+
+
+def _array_type(field: models.Field) -> str:
+    db_type = field.db_type(connection)
+    if isinstance(field, models.ForeignKey):
+        db_type = field.target_field.rel_db_type(connection)
+    return f"{db_type}[]"
+
+
+def _source_params(rows, columns, fields) -> list[Any]:
+    prepared = [[fields[c].get_db_prep_value(row[c], connection) for c in columns] for row in rows]
+    if connection.vendor == "postgresql":
+        return [list(values) for values in zip(*prepared, strict=True)]
+    return [json.dumps(prepared, default=str)]

@@ -1,0 +1,318 @@
+"""Runs of tasks: queue, claim, execute page by page, cancel, reclaim, schedule.
+
+Every step is idempotent: a run is claimed with one conditional UPDATE, rows are
+upserted on their natural key, each page is committed together with the run's
+checkpoint, and a run left RUNNING by a dead worker is taken over where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from connectors import crypto, directory, ratelimit, schedule
+from connectors.models import (
+    USAGE_TABLES,
+    QueueBehaviour,
+    RunStatus,
+    RunTrigger,
+    StreamState,
+    Task,
+    TaskRun,
+)
+from connectors.openai.client import AdminClient, OpenAIError
+from connectors.openai.collector import Fetcher, collect_usage, window_start
+from connectors.openai.persistence import Counts, upsert
+from connectors.openai.plan import StreamQuery, stream_queries
+from connectors.openai.retry import RetryPolicy
+from connectors.openai.streams import UsageStream, request_count
+
+log = logging.getLogger(__name__)
+
+STALE_AFTER = timedelta(minutes=5)  # no heartbeat for this long: the worker is gone
+DIRECTORY_MAX_AGE = timedelta(hours=1)
+LOG_LINES = 200
+
+
+class RunCancelled(Exception):
+    pass
+
+
+# --- queueing -----------------------------------------------------------------------
+
+
+def run_enqueue(task: Task, trigger: str) -> tuple[TaskRun | None, str]:
+    """Queue a run. With a run already going: "Don't start a new instance" refuses,
+    "start one when the current ends" keeps (at most) one waiting."""
+    from connectors import tasks  # the Celery tasks import this module
+
+    active = task.runs.filter(status__in=(RunStatus.QUEUED, RunStatus.RUNNING))
+    if active.exists() and task.queue_behaviour == QueueBehaviour.SKIP:
+        return None, "A run of this task is already queued or running."
+    try:
+        with transaction.atomic():
+            run = TaskRun.objects.create(task=task, trigger=trigger)
+    except IntegrityError:
+        return None, "A run of this task is already waiting to start."
+    if not task.runs.filter(status=RunStatus.RUNNING).exists():
+        tasks.task_run.delay_on_commit(run.pk)
+    return run, ""
+
+
+def run_cancel(run: TaskRun) -> None:
+    """A queued run is cancelled at once; a running one stops after its current page."""
+    TaskRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
+        status=RunStatus.CANCELLED, finished_at=timezone.now()
+    )
+    TaskRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(cancel_requested=True)
+
+
+def _claim(run_id: int) -> TaskRun | None:
+    """Take a queued run, or a running one whose worker stopped beating. One UPDATE, so
+    two workers given the same run cannot both take it."""
+    now = timezone.now()
+    claimable = Q(status=RunStatus.QUEUED) | Q(
+        status=RunStatus.RUNNING, heartbeat_at__lt=now - STALE_AFTER
+    )
+    try:
+        with transaction.atomic():
+            taken = TaskRun.objects.filter(claimable, pk=run_id, cancel_requested=False).update(
+                status=RunStatus.RUNNING,
+                started_at=now,
+                heartbeat_at=now,
+                attempts=F("attempts") + 1,
+            )
+    except IntegrityError:  # another run of the task is running: this one waits its turn
+        return None
+    return TaskRun.objects.select_related("task__connector").get(pk=run_id) if taken else None
+
+
+# --- executing ----------------------------------------------------------------------
+
+
+class Recorder:
+    """The run's counters in memory, saved with each page in the page's transaction."""
+
+    def __init__(self, run: TaskRun) -> None:
+        self.run = run
+        self.connector = run.task.connector
+
+    def before_request(self) -> None:
+        ratelimit.acquire(self.connector.pk, self.connector.requests_per_minute)
+        self.run.requests_made += 1
+        if timezone.now() - self.run.heartbeat_at > timedelta(seconds=20):
+            self.save()
+
+    def on_retry(self, error: OpenAIError, delay: float) -> None:
+        self.note(f"{error.message} Retrying in {delay:.1f} s.")
+
+    def note(self, message: str) -> None:
+        stamp = timezone.now().strftime("%H:%M:%S")
+        self.run.log = [*self.run.log, f"{stamp} {message}"][-LOG_LINES:]
+
+    def page_done(self, counts: Counts) -> None:
+        self.run.pages += 1
+        self.run.rows_inserted += counts.inserted
+        self.run.rows_updated += counts.updated
+        self.run.rows_unchanged += counts.unchanged
+        self.save()
+
+    def save(self) -> None:
+        self.run.heartbeat_at = timezone.now()
+        fields = [
+            "requests_made", "requests_planned", "pages", "rows_inserted", "rows_updated",
+            "rows_unchanged", "current_stream", "window_start", "window_end", "checkpoint",
+            "log", "heartbeat_at",
+        ]  # fmt: skip
+        self.run.save(update_fields=fields)
+        if TaskRun.objects.filter(pk=self.run.pk, cancel_requested=True).exists():
+            raise RunCancelled
+
+
+def run_execute(run_id: int) -> None:
+    run = _claim(run_id)
+    if run is None:
+        return
+    recorder = Recorder(run)
+    recorder.note(f"Started (attempt {run.attempts}).")
+    try:
+        _collect(run, recorder)
+    except RunCancelled:
+        _finish(run, recorder, RunStatus.CANCELLED, "Cancelled by a user.")
+    except (OpenAIError, crypto.SecretError) as error:
+        _finish(run, recorder, RunStatus.FAILED, str(error))
+    except Exception:
+        log.exception("run %s failed", run.pk)
+        _finish(
+            run,
+            recorder,
+            RunStatus.FAILED,
+            "An internal error stopped the run; see the worker log.",
+        )
+    else:
+        _finish(run, recorder, RunStatus.SUCCEEDED, "Succeeded.")
+    _start_waiting(run.task)
+
+
+def _finish(run: TaskRun, recorder: Recorder, status: str, message: str) -> None:
+    recorder.note(message)
+    run.status, run.finished_at = status, timezone.now()
+    run.error = "" if status == RunStatus.SUCCEEDED else message
+    run.save()
+
+
+def _start_waiting(task: Task) -> None:
+    from connectors import tasks
+
+    waiting = task.runs.filter(status=RunStatus.QUEUED).values_list("pk", flat=True).first()
+    if waiting:
+        tasks.task_run.delay_on_commit(waiting)
+
+
+def _client(run: TaskRun, recorder: Recorder) -> AdminClient:
+    connector = run.task.connector
+    return AdminClient(
+        connector.admin_key,
+        connector.base_url,
+        timeout=settings.OPENAI_TIMEOUT_SECONDS,
+        before_request=recorder.before_request,
+    )
+
+
+def retry_policy() -> RetryPolicy:
+    return RetryPolicy(
+        attempts=settings.OPENAI_RETRY_ATTEMPTS, base_seconds=settings.OPENAI_RETRY_BASE_SECONDS
+    )
+
+
+def _collect(run: TaskRun, recorder: Recorder) -> None:
+    task = run.task
+    queries = stream_queries(task.query_type, task.parameters)
+    with _client(run, recorder) as client:
+        fetcher = Fetcher(client, retry_policy(), on_retry=recorder.on_retry)
+        usage = [q for q in queries if isinstance(q.stream, UsageStream)]
+        starts = {q.stream.type: _start(run, q) for q in usage}
+        run.requests_planned = (
+            len(queries)
+            - len(usage)
+            + sum(
+                request_count(q.stream, q.width, starts[q.stream.type], q.end or timezone.now())
+                for q in usage
+            )
+        )
+        if usage and _directory_stale(task.connector):
+            recorder.note("Refreshing the directory (projects, users, API keys) for names.")
+            directory.refresh_all(fetcher, task.connector, recorder.page_done)
+        for query in queries:
+            if run.checkpoint.get(query.stream.type, {}).get("done"):
+                continue
+            if isinstance(query.stream, UsageStream):
+                _collect_stream(run, recorder, fetcher, query, starts[query.stream.type])
+            else:
+                _collect_directory(run, recorder, fetcher, query)
+    _advance_marks(run, usage)
+
+
+def _start(run: TaskRun, query: StreamQuery) -> datetime:
+    state = StreamState.objects.filter(task=run.task, stream=query.stream.type).first()
+    reached = run.checkpoint.get(query.stream.type, {}).get("reached")
+    return window_start(
+        query,
+        state.high_water if state else None,
+        datetime.fromisoformat(reached) if reached else None,
+        run.task.lookback_minutes,
+    )
+
+
+def _directory_stale(connector) -> bool:
+    refreshed = connector.directory_refreshed_at
+    return refreshed is None or timezone.now() - refreshed > DIRECTORY_MAX_AGE
+
+
+def _collect_stream(run, recorder, fetcher, query: StreamQuery, start: datetime) -> None:
+    stream = query.stream
+    model = USAGE_TABLES[stream.type]
+    run.current_stream, run.window_start, run.window_end = stream.type, start, query.end
+    recorder.note(f"{stream.type}: from {start:%Y-%m-%d %H:%M} in {query.width} buckets.")
+    for page in collect_usage(fetcher, query, start, run.task_id, run.task.connector_id):
+        with transaction.atomic():
+            counts = upsert(model, page.rows, timezone.now())
+            run.checkpoint = {**run.checkpoint, stream.type: {"reached": page.reached.isoformat()}}
+            run.window_start = page.reached
+            recorder.page_done(counts)
+    entry = run.checkpoint.get(stream.type, {})
+    run.checkpoint = {**run.checkpoint, stream.type: {**entry, "done": True}}
+    recorder.save()
+
+
+def _collect_directory(run, recorder, fetcher, query: StreamQuery) -> None:
+    connector, kind = run.task.connector, query.stream.type
+    run.current_stream, run.window_start, run.window_end = kind, None, None
+    recorder.note(f"{kind}: listing.")
+    if kind == "projects":
+        directory.refresh_projects(
+            fetcher, connector, recorder.page_done, query.filters.get("include_archived", True)
+        )
+    elif kind == "users":
+        directory.refresh_users(
+            fetcher, connector, recorder.page_done, query.filters.get("emails", ())
+        )
+    else:
+        ids = query.filters.get("ProjectIds") or directory.refresh_projects(
+            fetcher, connector, recorder.page_done
+        )
+        directory.refresh_project_members(fetcher, connector, ids, recorder.page_done)
+    run.checkpoint = {**run.checkpoint, kind: {"done": True}}
+    recorder.save()
+
+
+def _advance_marks(run: TaskRun, usage: list[StreamQuery]) -> None:
+    """The high-water mark moves only when the whole run succeeded."""
+    for query in usage:
+        reached = run.checkpoint.get(query.stream.type, {}).get("reached")
+        if query.end is None and reached:
+            StreamState.objects.update_or_create(
+                task=run.task,
+                stream=query.stream.type,
+                defaults={"high_water": datetime.fromisoformat(reached)},
+            )
+
+
+# --- the beat tick ------------------------------------------------------------------
+
+
+def reclaim_stale(now: datetime | None = None) -> list[int]:
+    """Runs left RUNNING by a dead worker go back on the queue; they resume from their
+    checkpoint."""
+    from connectors import tasks
+
+    cutoff = (now or timezone.now()) - STALE_AFTER
+    stale = list(
+        TaskRun.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )
+    )
+    for run_id in stale:
+        tasks.task_run.delay(run_id)
+    return stale
+
+
+def schedule_tick(now: datetime | None = None) -> list[int]:
+    """Queue a run for every task whose scheduled time has come; each time fires once."""
+    now = now or timezone.now()
+    fired = []
+    for task in Task.objects.filter(schedule_enabled=True, schedule_start__lte=now):
+        previous = task.schedule_fired_at or task.schedule_start - timedelta(microseconds=1)
+        due = schedule.next_run(task, previous)
+        if due is None or due > now:
+            continue
+        claimed = Task.objects.filter(pk=task.pk, schedule_fired_at=task.schedule_fired_at)
+        if claimed.update(schedule_fired_at=now):  # missed times are not replayed
+            run, _ = run_enqueue(task, RunTrigger.SCHEDULE)
+            fired += [run.pk] if run else []
+    return fired

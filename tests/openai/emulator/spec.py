@@ -1,0 +1,96 @@
+"""Validating emulator responses against the official spec subset with openapi-core."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from openapi_core import OpenAPI
+from openapi_core.datatypes import RequestParameters
+from openapi_schema_validator import OAS31Validator
+from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+_CANDIDATES = (
+    Path(__file__).resolve().parents[3] / "docs" / "openai-admin-api" / "openapi-subset.yaml",
+    Path("/work/shared/openai-admin-api/openapi-subset.yaml"),
+)
+
+
+def spec_path() -> Path | None:
+    configured = os.environ.get("OPENAI_ADMIN_SPEC")
+    found = [Path(configured)] if configured else list(_CANDIDATES)
+    return next((path for path in found if path.exists()), None)
+
+
+@lru_cache(maxsize=1)
+def spec_dict() -> dict:
+    path = spec_path()
+    if path is None:
+        pytest.skip("The OpenAI Admin API spec subset is not available (set OPENAI_ADMIN_SPEC).")
+    spec = yaml.safe_load(path.read_text())
+    return _with_discriminator_mapping(spec)
+
+
+def _with_discriminator_mapping(spec: dict) -> dict:
+    """Map each result `object` value to its schema: the spec's discriminator has no mapping."""
+    spec = copy.deepcopy(spec)
+    schemas = spec["components"]["schemas"]
+    items = schemas["UsageTimeBucket"]["properties"]["results"]["items"]
+    mapping = {}
+    for option in items["oneOf"]:
+        name = option["$ref"].rsplit("/", 1)[1]
+        for value in schemas[name]["properties"]["object"]["enum"]:
+            mapping[value] = option["$ref"]
+    items["discriminator"]["mapping"] = mapping
+    return spec
+
+
+@lru_cache(maxsize=1)
+def openapi() -> OpenAPI:
+    return OpenAPI.from_dict(spec_dict())
+
+
+class _Request:
+    def __init__(self, request: httpx.Request) -> None:
+        self.host_url = "https://api.openai.com"
+        self.path = request.url.path
+        self.method = request.method.lower()
+        self.body = None
+        self.content_type = "application/json"
+        query = [(k.removesuffix("[]"), v) for k, v in request.url.params.multi_items()]
+        self.parameters = RequestParameters(
+            query=ImmutableMultiDict(query), header=Headers(dict(request.headers))
+        )
+
+
+class _Response:
+    def __init__(self, response: httpx.Response) -> None:
+        self.status_code = response.status_code
+        self.content_type = response.headers.get("content-type", "")
+        self.headers = Headers(dict(response.headers))
+        self.data = response.content
+
+
+def validate(response: httpx.Response) -> None:
+    """Validate a 200 or 429 answer against its operation in the spec."""
+    openapi().validate_response(_Request(response.request), _Response(response))
+
+
+def validate_error(response: httpx.Response) -> None:
+    """Validate any error body against the spec's ErrorResponse schema."""
+    schema = {"$ref": "#/components/schemas/ErrorResponse", **_components()}
+    OAS31Validator(schema).validate(json.loads(response.content))
+
+
+def schema_properties(name: str) -> set[str]:
+    return set(spec_dict()["components"]["schemas"][name]["properties"])
+
+
+def _components() -> dict:
+    return {"components": spec_dict()["components"]}
