@@ -1,8 +1,9 @@
 """Benchmark: is the OpenAI Admin API emulator fast enough to measure collectors, not itself?
 
 Starts the emulator over HTTP on 127.0.0.1 in its own process, hammers it with 16
-concurrent httpx clients for a bounded time with a collector-like mix of requests, then
-times one large page (1440 one-minute buckets grouped by project and model).
+concurrent httpx clients for a bounded time with a collector-like mix of requests (once
+re-reading a 90-day history, once with every window new), then times one large page
+(1440 one-minute buckets grouped by project and model).
 
     .venv/bin/python bench/emulator.py [--seconds 10] [--clients 16]
 
@@ -43,9 +44,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _request(rng: random.Random) -> tuple[str, dict]:
-    """One request of a collector's mix: mostly usage pages, some costs and directory."""
+def _request(rng: random.Random, fresh: bool) -> tuple[str, dict]:
+    """One request of a collector's mix: mostly usage pages, some costs and directory.
+
+    fresh: every window is new (unaligned starts over 600 days), so nothing is memoised.
+    """
     day = NOW - rng.randrange(1, 90) * DAY
+    if fresh:
+        day = NOW - rng.randrange(1, 600) * DAY - rng.randrange(1, DAY)
     kind = rng.random()
     if kind < 0.3:
         return "/organization/usage/completions", {
@@ -69,11 +75,11 @@ def _request(rng: random.Random) -> tuple[str, dict]:
     return rng.choice(("/organization/projects", "/organization/users")), {"limit": 100}
 
 
-async def _client(base_url: str, deadline: float, seed: int, latencies: list, errors: list):
+async def _client(base_url, deadline, seed: int, fresh: bool, latencies: list, errors: list):
     rng = random.Random(seed)
     async with httpx.AsyncClient(base_url=base_url, headers=HEADERS, timeout=30) as client:
         while time.monotonic() < deadline:
-            path, params = _request(rng)
+            path, params = _request(rng, fresh)
             began = time.perf_counter()
             response = await client.get(path, params=params)
             latencies.append(time.perf_counter() - began)
@@ -81,13 +87,13 @@ async def _client(base_url: str, deadline: float, seed: int, latencies: list, er
                 errors.append(response.status_code)
 
 
-async def _hammer(base_url: str, seconds: float, clients: int) -> tuple[list, list, float]:
+async def _hammer(base_url: str, seconds: float, clients: int, fresh: bool):
     latencies: list[float] = []
     errors: list[int] = []
     began = time.monotonic()
     deadline = began + seconds
     await asyncio.gather(
-        *(_client(base_url, deadline, n, latencies, errors) for n in range(clients))
+        *(_client(base_url, deadline, n, fresh, latencies, errors) for n in range(clients))
     )
     return latencies, errors, time.monotonic() - began
 
@@ -116,7 +122,7 @@ def _wait_until_up(base_url: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=8.0, help="per phase")
     parser.add_argument("--clients", type=int, default=16)
     args = parser.parse_args()
     port = _free_port()
@@ -125,20 +131,28 @@ def main() -> None:
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
         _wait_until_up(base_url)
-        latencies, errors, elapsed = asyncio.run(_hammer(base_url, args.seconds, args.clients))
+        runs = {
+            name: asyncio.run(_hammer(base_url, args.seconds, args.clients, fresh))
+            for name, fresh in (("repeated windows", False), ("fresh windows", True))
+        }
         page_time, buckets, results = _large_page(base_url)
     finally:
         server.terminate()
         server.join(timeout=10)
+    rates = {name: _report(name, *run, args.clients) for name, run in runs.items()}
+    print(f"large page:  {buckets} buckets, {results} results in {page_time * 1000:.0f} ms")
+    worst = min(rates.values())
+    verdict = "PASS" if worst >= TARGET else "FAIL"
+    print(f"{verdict}: {worst:.0f} requests/s at worst against a target of {TARGET}")
+
+
+def _report(name: str, latencies: list, errors: list, elapsed: float, clients: int) -> float:
     rate = len(latencies) / elapsed
     cuts = statistics.quantiles(latencies, n=100)
-    print(f"requests:        {len(latencies)} in {elapsed:.1f} s, {args.clients} clients")
-    print(f"throughput:      {rate:.0f} requests/s (target {TARGET})")
-    print(f"latency:         p50 {cuts[49] * 1000:.1f} ms, p95 {cuts[94] * 1000:.1f} ms")
-    print(f"errors:          {len(errors)}")
-    print(f"large page:      {buckets} buckets, {results} results in {page_time * 1000:.0f} ms")
-    verdict = "PASS" if rate >= TARGET and not errors else "FAIL"
-    print(f"{verdict}: {rate:.0f} requests/s against a target of {TARGET}")
+    print(f"{name}: {len(latencies)} requests in {elapsed:.1f} s with {clients} clients")
+    print(f"  throughput {rate:.0f} requests/s, errors {len(errors)}")
+    print(f"  latency p50 {cuts[49] * 1000:.1f} ms, p95 {cuts[94] * 1000:.1f} ms")
+    return rate if not errors else 0.0
 
 
 if __name__ == "__main__":

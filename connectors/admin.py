@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 
 from connectors.models import Connector, Task
 
@@ -10,6 +11,7 @@ class ConnectorAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "key_hint", "key_verified_at", "key_error"]
     fields = ["kind", "name", "description", "base_url"]
     readonly_fields = ["kind"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def has_add_permission(self, request) -> bool:
         return False  # a connector is only created through the key check

@@ -17,6 +17,7 @@ from connectors.models import (
     ServiceAccountEntry,
     UserEntry,
 )
+from connectors.openai.client import BadRequestError
 from connectors.openai.collector import Fetcher, list_all
 from connectors.openai.persistence import Counts
 
@@ -127,24 +128,21 @@ def refresh_users(fetcher: Fetcher, connector: Connector, done: PageDone, emails
 
 
 def refresh_project_members(fetcher, connector, project_ids, done: PageDone) -> None:
-    """API keys and service accounts of each project."""
+    """API keys and service accounts of each project. OpenAI refuses some listings of
+    archived projects (400): what was stored for them is kept as it is."""
+    members = (
+        # Without owner_project_access=any, OpenAI hides some enabled keys.
+        (ApiKeyEntry, "api_keys", _api_key, {"owner_project_access": "any"}),
+        (ServiceAccountEntry, "service_accounts", _service_account, {}),
+    )
     for project_id in project_ids:
         scope = {"project_id": project_id}
-        base = f"/organization/projects/{project_id}"
-        _listing(
-            fetcher, ApiKeyEntry, connector, f"{base}/api_keys", {}, _api_key, scope, done, True
-        )
-        _listing(
-            fetcher,
-            ServiceAccountEntry,
-            connector,
-            f"{base}/service_accounts",
-            {},
-            _service_account,
-            scope,
-            done,
-            True,
-        )
+        for model, kind, shape, params in members:
+            path = f"/organization/projects/{project_id}/{kind}"
+            try:
+                _listing(fetcher, model, connector, path, params, shape, scope, done, True)
+            except BadRequestError:
+                continue
 
 
 def refresh_all(fetcher: Fetcher, connector: Connector, done: PageDone) -> None:

@@ -105,6 +105,8 @@ class Recorder:
     def before_request(self) -> None:
         ratelimit.acquire(self.connector.pk, self.connector.requests_per_minute)
         self.run.requests_made += 1
+        # Directory listings have no count known in advance: the plan grows with them.
+        self.run.requests_planned = max(self.run.requests_planned, self.run.requests_made)
         if timezone.now() - self.run.heartbeat_at > timedelta(seconds=20):
             self.save()
 
@@ -120,6 +122,11 @@ class Recorder:
         self.run.rows_inserted += counts.inserted
         self.run.rows_updated += counts.updated
         self.run.rows_unchanged += counts.unchanged
+        self.save()
+
+    def names_page_done(self, counts: Counts) -> None:
+        """A page of the directory refresh behind a usage run: not the task's own rows."""
+        self.run.pages += 1
         self.save()
 
     def save(self) -> None:
@@ -207,7 +214,7 @@ def _collect(run: TaskRun, recorder: Recorder) -> None:
         )
         if usage and _directory_stale(task.connector):
             recorder.note("Refreshing the directory (projects, users, API keys) for names.")
-            directory.refresh_all(fetcher, task.connector, recorder.page_done)
+            directory.refresh_all(fetcher, task.connector, recorder.names_page_done)
         for query in queries:
             if run.checkpoint.get(query.stream.type, {}).get("done"):
                 continue

@@ -129,7 +129,7 @@ def upsert(model: type[models.Model], rows: list[dict[str, Any]], fetched_at: da
     )
     stamp = fields["firstFetchedAt"].get_db_prep_value(fetched_at, connection)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*_source_params(rows, columns, fields), stamp, stamp, stamp])
+        cursor.execute(sql, [stamp, stamp, stamp, *_source_params(rows, columns, fields)])
         returned = cursor.fetchall()
     return _count(returned, stamp)
 
@@ -137,14 +137,22 @@ def upsert(model: type[models.Model], rows: list[dict[str, Any]], fetched_at: da
 def _count(returned: list[tuple], stamp: Any) -> Counts:
     counts = Counts()
     for first, changed in returned:
-        # The database hands back the stamp exactly as it was sent (datetime or text).
-        if first == stamp:
+        if _same(first, stamp):
             counts.inserted += 1
-        elif changed == stamp:
+        elif _same(changed, stamp):
             counts.updated += 1
         else:
             counts.unchanged += 1
     return counts
+
+
+def _same(value: Any, stamp: Any) -> bool:
+    """Compare a returned stamp with the one sent, whether as datetimes or as text."""
+
+    def text(v: Any) -> str:
+        return v.replace(tzinfo=None).isoformat(" ") if isinstance(v, datetime) else str(v)
+
+    return text(value) == text(stamp)
 
 
 def _q(name: str) -> str:

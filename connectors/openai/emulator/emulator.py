@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from connectors.openai.emulator import control, truth
-from connectors.openai.emulator.costs import costs_buckets
+from connectors.openai.emulator import control, pages, truth
 from connectors.openai.emulator.directory import ROUTES
 from connectors.openai.emulator.errors import (
     ApiError,
@@ -35,14 +34,9 @@ from connectors.openai.emulator.log import RequestLog, RequestRecord
 from connectors.openai.emulator.params import (
     BucketQuery,
     Params,
-    bucket_edges,
-    bucket_index,
-    bucket_total,
-    encode_cursor,
-    parse_bucket_query,
     parse_query,
 )
-from connectors.openai.emulator.usage import OrgData, usage_buckets
+from connectors.openai.emulator.usage import OrgData
 from connectors.openai.emulator.wire import (
     Request,
     Response,
@@ -192,7 +186,7 @@ class Emulator:
         except ApiError as error:
             return error_response(error)
 
-    def _route(self, request: Request, params: Params) -> dict:
+    def _route(self, request: Request, params: Params) -> dict | bytes:
         path = request.path.removeprefix("/v1")
         if request.method != "GET" or not request.path.startswith("/v1/"):
             raise not_found(f"Invalid URL ({request.method} {request.path})")
@@ -201,7 +195,7 @@ class Emulator:
         stream = USAGE_ROUTES.get(path)
         if stream is not None:
             _require(grant, USAGE_SCOPE)
-            return self.bucket_page(stream, params, now, grant.seed)
+            return pages.page_body(self, stream, params, now, grant.seed)
         for pattern, handler in ROUTES:
             match = pattern.match(path)
             if match:
@@ -228,30 +222,9 @@ class Emulator:
         except ValueError:
             raise invalid("X-Emulator-Now", "Invalid X-Emulator-Now header.") from None
 
-    def bucket_page(self, stream, params: Params, now: int, seed: int) -> dict:
-        """One page of a usage or costs endpoint."""
-        query, limit, page_start = parse_bucket_query(stream, params)
-        end = now if query.end is None else query.end
-        total = bucket_total(query, end)
-        first = 0 if page_start is None else bucket_index(query, page_start)
-        if first is None or (page_start is not None and first >= total):
-            raise invalid("page", "Invalid 'page': it does not belong to this query.")
-        count = max(0, min(limit, total - first))
-        has_more = first + count < total
-        next_start = bucket_edges(query, end, first + count, 0)[0]
-        return {
-            "object": "page",
-            "data": self.buckets(query, end, first, count, now, seed),
-            "has_more": has_more,
-            "next_page": encode_cursor(next_start, query) if has_more else None,
-        }
-
     def buckets(self, query: BucketQuery, end: int, first: int, count: int, now: int, seed: int):
-        data = self.data(seed)
-        if query.stream.type == "costs":
-            return costs_buckets(data, query, end, first, count, now, self.costs_finality)
-        table = data.stream(query.stream)
-        return usage_buckets(table, query, end, first, count, now, self.usage_finality)
+        """Buckets first .. first + count - 1 of a usage or costs query, as of `now`."""
+        return pages.buckets(self, query, end, first, count, now, seed)
 
     # --- adapters --------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from connectors.openai.streams import UsageStream
 
 PPM = 1_000_000
 _STRIDES = (1, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 49, 53, 59)  # coprime with 60
-_CACHE_LIMITS = {"days": 4096, "hours": 192, "minutes": 256}
+_CACHE_LIMITS = {"days": 4096, "cums": 4096, "minutes": 256}
 
 
 def completeness(age: int, finality: int) -> int:
@@ -46,12 +46,32 @@ class StreamData:
         self._cache: dict[str, dict] = {name: {} for name in _CACHE_LIMITS}
 
     def day(self, day: int) -> list[tuple[int, ...] | None]:
+        """Each series' totals for the day (None: idle)."""
         return self._memo("days", day, lambda: [_day_vector(s, day) for s in self.series])
 
-    def hours(self, day: int) -> list[list | None]:
-        return self._memo("hours", day, lambda: self._split_day(day))
+    def cums(self, day: int) -> list[list[int] | None]:
+        """Each series' cumulative hour weights for the day (25 integers)."""
+        vectors = self.day(day)
+        return self._memo(
+            "cums",
+            day,
+            lambda: [
+                _hour_cum(s, day) if v else None for s, v in zip(self.series, vectors, strict=True)
+            ],
+        )
+
+    def hour(self, index: int, hour: int) -> list[int] | None:
+        """One series' totals for one hour."""
+        day, within = divmod(hour, 24)
+        vec = self.day(day)[index]
+        if vec is None:
+            return None
+        cum = self.cums(day)[index]
+        low, high, total = cum[within], cum[within + 1], cum[24]
+        return None if low == high else [t * high // total - t * low // total for t in vec]
 
     def minutes(self, hour: int) -> list[list[int] | None]:
+        """Each series' cumulative minute weights for the hour (61 integers)."""
         return self._memo("minutes", hour, lambda: self._split_hour(hour))
 
     def _memo(self, name: str, key: int, compute):
@@ -63,33 +83,12 @@ class StreamData:
             found = cache[key] = compute()
         return found
 
-    def _split_day(self, day: int) -> list[list | None]:
-        tables: list[list | None] = []
-        for series, vec in zip(self.series, self.day(day), strict=True):
-            if vec is None:
-                tables.append(None)
-                continue
-            cum = _hour_cum(series, day)
-            tables.append(_split(vec, cum, 24))
-        return tables
-
     def _split_hour(self, hour: int) -> list[list[int] | None]:
-        hours = self.hours(hour // 24)
         found: list[list[int] | None] = []
-        for series, table in zip(self.series, hours, strict=True):
-            vec = table[hour % 24] if table is not None else None
+        for index, series in enumerate(self.series):
+            vec = self.hour(index, hour)
             found.append(None if vec is None else _minute_cum(series, hour, vec[0]))
         return found
-
-
-def _split(vec: tuple[int, ...], cum: list[int], parts: int) -> list:
-    total = cum[parts]
-    return [
-        tuple(t * cum[j + 1] // total - t * cum[j] // total for t in vec)
-        if cum[j + 1] != cum[j]
-        else None
-        for j in range(parts)
-    ]
 
 
 def _window(series: Series, day_start: int) -> tuple[int, int]:
@@ -168,7 +167,7 @@ def aggregate(
     final_before = (now - finality) // MINUTE
     ended_before = now // MINUTE
     days: list[tuple[int, int]] = []
-    hours: list[tuple[int, int]] = []
+    hours: list[tuple[int, int, int, int]] = []
     spans: dict[int, list[tuple[int, int, int]]] = {}
     for i in range(len(edges) - 1):
         end = min(edges[i + 1], ended_before)
@@ -179,27 +178,26 @@ def aggregate(
         for index, key in picks:
             if table[index] is not None:
                 _add(acc[i], key, table[index])
-    for hour, i in hours:
-        table = data.hours(hour // 24)
-        for index, key in picks:
-            vec = table[index][hour % 24] if table[index] is not None else None
-            if vec is not None:
-                _add(acc[i], key, vec)
+    for day, low, high, i in hours:
+        _add_hours(data, picks, day, low, high, acc[i])
     for hour, hour_spans in spans.items():
         _add_minutes(data, picks, hour, hour_spans, acc, now, finality, final_before)
     return acc
 
 
 def _decompose(start, end, i, final_before, days, hours, spans) -> None:
-    """Cut [start, end) minutes into whole final days, whole final hours and minute spans."""
+    """Cut [start, end) minutes into final days, runs of final hours and minute spans."""
     m = start
+    limit = min(end, final_before)
     while m < end:
-        if m % 1440 == 0 and m + 1440 <= min(end, final_before):
+        if m % 1440 == 0 and m + 1440 <= limit:
             days.append((m // 1440, i))
             m += 1440
-        elif m % 60 == 0 and m + 60 <= min(end, final_before):
-            hours.append((m // 60, i))
-            m += 60
+        elif m % 60 == 0 and m + 60 <= limit:
+            day = m // 1440
+            stop = m + (min(limit, day * 1440 + 1440) - m) // 60 * 60
+            hours.append((day, m // 60 - day * 24, stop // 60 - day * 24, i))
+            m = stop
         else:
             hour = m // 60
             high = min(end, hour * 60 + 60)
@@ -207,15 +205,26 @@ def _decompose(start, end, i, final_before, days, hours, spans) -> None:
             m = high
 
 
+def _add_hours(data: StreamData, picks, day: int, low: int, high: int, bucket: dict) -> None:
+    vectors, cums = data.day(day), data.cums(day)
+    for index, key in picks:
+        vec = vectors[index]
+        if vec is None:
+            continue
+        cum = cums[index]
+        start, stop, total = cum[low], cum[high], cum[24]
+        if start != stop:
+            _add(bucket, key, [t * stop // total - t * start // total for t in vec])
+
+
 def _add_minutes(data, picks, hour, spans, acc, now, finality, final_before) -> None:
-    table = data.hours(hour // 24)
     cums = data.minutes(hour)
     final_in_hour = final_before - hour * 60
     for index, key in picks:
         cum = cums[index]
         if cum is None:
             continue
-        vec, total = table[index][hour % 24], cum[60]
+        vec, total = data.hour(index, hour), cum[60]
         for low, high, i in spans:
             split = min(high, max(low, final_in_hour))
             if cum[split] != cum[low]:

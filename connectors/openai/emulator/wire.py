@@ -30,8 +30,11 @@ class Response:
         return json.loads(self.body)
 
 
-def json_response(status: int, body: dict, headers: tuple[tuple[str, str], ...] = ()) -> Response:
-    payload = json.dumps(body, separators=(",", ":")).encode()
+def json_response(
+    status: int, body: dict | bytes, headers: tuple[tuple[str, str], ...] = ()
+) -> Response:
+    """A JSON answer; `body` may already be encoded."""
+    payload = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
     found = [("content-type", "application/json"), ("content-length", str(len(payload)))]
     return Response(status, [*found, *headers], payload)
 

@@ -89,11 +89,26 @@ def _directory_paths(emulator) -> list[str]:
     ]
 
 
+ITEM_SCHEMAS = {
+    "organization.project": "Project",
+    "organization.user": "User",
+    "organization.project.api_key": "ProjectApiKey",
+    "organization.project.user": "ProjectUser",
+    "organization.project.service_account": "ProjectServiceAccount",
+    "organization.admin_api_key": "AdminApiKey",
+    "organization.spend_limit": "OrganizationSpendLimitResource",
+    "project.spend_limit": "ProjectSpendLimitResource",
+}
+
+
 def test_it_answers_the_directory_as_the_spec_says(emulator, emulator_client):
     for path in _directory_paths(emulator):
         response = emulator_client.get(path)
         assert response.status_code == 200, path
         validate(response)
+        body = response.json()
+        for item in body["data"] if body["object"] == "list" else [body]:
+            assert set(item) <= schema_properties(ITEM_SCHEMAS[item["object"]]), path
 
 
 @pytest.mark.parametrize(
