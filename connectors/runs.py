@@ -34,9 +34,13 @@ from connectors.openai.streams import UsageStream, request_count
 
 log = logging.getLogger(__name__)
 
-STALE_AFTER = timedelta(minutes=5)  # no heartbeat for this long: the worker is gone
 DIRECTORY_MAX_AGE = timedelta(hours=1)
 LOG_LINES = 200
+
+
+def _stale_after() -> timedelta:
+    """No heartbeat for this long: the worker running it is gone."""
+    return timedelta(seconds=settings.RUN_STALE_AFTER_SECONDS)
 
 
 class RunCancelled(Exception):
@@ -77,7 +81,7 @@ def _claim(run_id: int) -> TaskRun | None:
     two workers given the same run cannot both take it."""
     now = timezone.now()
     claimable = Q(status=RunStatus.QUEUED) | Q(
-        status=RunStatus.RUNNING, heartbeat_at__lt=now - STALE_AFTER
+        status=RunStatus.RUNNING, heartbeat_at__lt=now - _stale_after()
     )
     try:
         with transaction.atomic():
@@ -298,7 +302,7 @@ def reclaim_stale(now: datetime | None = None) -> list[int]:
     checkpoint."""
     from connectors import tasks
 
-    cutoff = (now or timezone.now()) - STALE_AFTER
+    cutoff = (now or timezone.now()) - _stale_after()
     stale = list(
         TaskRun.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=cutoff).values_list(
             "pk", flat=True

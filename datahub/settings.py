@@ -145,6 +145,9 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# A running run whose worker has not written a heartbeat for this long is taken over.
+RUN_STALE_AFTER_SECONDS = envint("RUN_STALE_AFTER_SECONDS", "300")
+
 # The OpenAI Admin API: default base URL of new connectors, and the HTTP timeout.
 OPENAI_BASE_URL = os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
 OPENAI_TIMEOUT_SECONDS = float(os.environ.get("OPENAI_TIMEOUT_SECONDS") or "30")

@@ -88,3 +88,6 @@ class StreamState(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["task", "stream"], name="one_state_per_task_stream")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.stream} of task {self.task_id} up to {self.high_water:%Y-%m-%d %H:%M}"

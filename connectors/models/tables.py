@@ -101,6 +101,9 @@ class DirectoryEntry(models.Model):
     class Meta:
         abstract = True
 
+    def __str__(self) -> str:
+        return self.name or self.openai_id
+
 
 def _epoch_column(column: str) -> models.DateTimeField:
     return models.DateTimeField(null=True, blank=True, db_column=column)

@@ -117,6 +117,7 @@ def upsert(model: type[models.Model], rows: list[dict[str, Any]], fetched_at: da
     compared = [c for c in columns if c not in KEY_COLUMNS]
     table = _q(model._meta.db_table)
     source = _source_sql(columns, fields)
+    # Every identifier comes from the model and is quoted; values travel as parameters.
     sql = (
         f"INSERT INTO {table} AS t ({', '.join(map(_q, [*columns, *stamps]))}) "
         f"SELECT {', '.join(f's.{_q(c)}' for c in columns)}, %s, %s, %s FROM {source} "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from email.utils import formatdate
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -161,6 +162,7 @@ class Emulator:
         params = parse_query(request.query)
         response = self._answer(decision.fault, decision.retry_after, request, params)
         response.delay = decision.delay
+        response.headers.append(("date", self._date(request.headers)))
         status = None if response.drop else response.status
         path = request.path.removeprefix("/v1")
         record = RequestRecord(number, request.method, path, params, status, decision.fault)
@@ -212,6 +214,14 @@ class Emulator:
         if grant is None:
             raise invalid_key(key)
         return grant
+
+    def _date(self, headers: dict[str, str]) -> str:
+        """The Date header, by the emulator's clock: clients learn the server's "now"."""
+        try:
+            moment = self._request_now(headers)
+        except ApiError:
+            moment = self.now()
+        return formatdate(moment, usegmt=True)
 
     def _request_now(self, headers: dict[str, str]) -> int:
         override = headers.get("x-emulator-now")

@@ -63,6 +63,7 @@ def make_server(
         log_level=log_level,
         access_log=False,
         timeout_keep_alive=30,
+        date_header=False,  # the emulator dates its answers by its own clock
     )
     return uvicorn.Server(config)
 

@@ -16,9 +16,12 @@ from openapi_core.datatypes import RequestParameters
 from openapi_schema_validator import OAS31Validator
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
+# The project's shared reference material sits beside the repository (../shared).
 _CANDIDATES = (
-    Path(__file__).resolve().parents[3] / "docs" / "openai-admin-api" / "openapi-subset.yaml",
-    Path("/work/shared/openai-admin-api/openapi-subset.yaml"),
+    Path(__file__).resolve().parents[3].parent
+    / "shared"
+    / "openai-admin-api"
+    / "openapi-subset.yaml",
 )
 
 

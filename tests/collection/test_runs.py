@@ -1,0 +1,171 @@
+"""Runs: retries, permanent failures, one active run, cancel, schedule, bulk writes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from connectors import runs
+from connectors.models import USAGE_TABLES, RunStatus, TaskRun
+from connectors.openai.emulator import DEMO_NO_USAGE_KEY, FaultConfig
+from connectors.openai.persistence import upsert, usage_rows
+from connectors.openai.streams import STREAMS
+from tests.collection.conftest import run_now, table_rows, truth_rows
+
+
+@pytest.fixture(autouse=True)
+def fast_retries(settings):
+    settings.OPENAI_RETRY_BASE_SECONDS = 0.01
+    settings.OPENAI_RETRY_ATTEMPTS = 12
+
+
+def month_task(make_task):
+    return make_task(
+        "completions", StartTime="2026-09-01", EndTime="2026-10-01", BucketWidth="1h",
+        GroupBy=["project_id", "model"],
+    )  # fmt: skip
+
+
+def test_it_finishes_with_the_exact_truth_under_a_429_and_5xx_storm(make_task, emulator):
+    emulator.faults.configure(FaultConfig(rate_429=0.3, rate_5xx=0.1, retry_after=1, seed=7))
+    task = month_task(make_task)
+    run = run_now(task)
+    assert run.status == "succeeded", run.error
+    faults = [r for r in emulator.log.records if r.fault]
+    assert faults, "the storm should have hit some requests"
+    assert run.requests_made == len(emulator.log.records)
+    assert any("Retrying in" in line for line in run.log)
+    assert table_rows(task, "completions") == truth_rows(emulator, task, "completions")
+
+
+@pytest.mark.parametrize("kind", ["drop", "truncate", "malformed"])
+def test_it_retries_broken_answers(make_task, emulator, kind):
+    emulator.faults.configure(FaultConfig(**{f"rate_{kind}": 0.25}, seed=3))
+    task = month_task(make_task)
+    run = run_now(task)
+    assert run.status == "succeeded", run.error
+    assert any(r.fault == kind for r in emulator.log.records)
+    assert table_rows(task, "completions") == truth_rows(emulator, task, "completions")
+
+
+def test_it_retries_timeouts(make_task, emulator, settings):
+    settings.OPENAI_TIMEOUT_SECONDS = 0.25
+    emulator.faults.configure(FaultConfig(latency_ms=150, jitter_ms=300, seed=11))
+    task = make_task("embeddings", StartTime="2026-10-01", EndTime="2026-10-03", BucketWidth="1h")
+    task.connector.directory_refreshed_at = timezone.now()  # keep the run to one stream
+    task.connector.save()
+    run = run_now(task)
+    assert run.status == "succeeded", run.error
+    assert any("did not answer in time" in line for line in run.log)
+    assert table_rows(task, "embeddings") == truth_rows(emulator, task, "embeddings")
+
+
+def test_it_fails_at_once_without_the_usage_scope_and_stores_nothing(make_task, emulator):
+    task = month_task(make_task)
+    task.connector.set_admin_key(DEMO_NO_USAGE_KEY)
+    task.connector.save()
+    run = run_now(task)
+    assert run.status == RunStatus.FAILED
+    assert "The key lacks the api.usage.read scope" in run.error
+    assert emulator.log.count("/organization/usage/completions") == 1  # a 403 is not retried
+    costs = make_task("costs", StartTime="2026-09-01", EndTime="2026-09-05")
+    assert run_now(costs).status == RunStatus.FAILED
+    assert emulator.log.count("/organization/costs") == 1  # a 403 is not retried
+    assert not USAGE_TABLES["completions"].objects.exists()
+    assert DEMO_NO_USAGE_KEY not in run.error + " ".join(run.log)
+
+
+def test_it_keeps_an_unaligned_first_bucket(make_task, emulator):
+    task = make_task("completions", StartTime="2026-09-01T00:30:00", EndTime="2026-09-03",
+                     BucketWidth="1h")  # fmt: skip
+    run = run_now(task)
+    assert run.status == RunStatus.SUCCEEDED  # an unaligned start is fine...
+    first = USAGE_TABLES["completions"].objects.filter(task=task).order_by("start_time").first()
+    assert first.start_time == datetime(2026, 9, 1, 0, 30, tzinfo=UTC)
+    assert table_rows(task, "completions") == truth_rows(emulator, task, "completions")
+
+
+def test_it_keeps_one_active_run_per_task(task):
+    first, message = runs.run_enqueue(task, "manual")
+    assert first is not None and message == ""
+    second, message = runs.run_enqueue(task, "manual")
+    assert second is None and "already" in message
+    task.queue_behaviour = "queue"
+    task.save()
+    TaskRun.objects.filter(pk=first.pk).update(
+        status=RunStatus.RUNNING, heartbeat_at=timezone.now()
+    )
+    waiting, _ = runs.run_enqueue(task, "schedule")
+    assert waiting is not None and waiting.status == RunStatus.QUEUED
+    third, message = runs.run_enqueue(task, "manual")
+    assert third is None and "waiting" in message
+    assert runs._claim(waiting.pk) is None  # cannot start while the first is running
+    assert runs._claim(first.pk) is None  # running with a fresh heartbeat: not claimable
+
+
+def test_it_reclaims_a_run_whose_worker_stopped_beating(task, settings):
+    run = TaskRun.objects.create(task=task, trigger="manual", status=RunStatus.RUNNING,
+                                 heartbeat_at=timezone.now() - timedelta(minutes=10))  # fmt: skip
+    settings.RUN_STALE_AFTER_SECONDS = 60
+    claimed = runs._claim(run.pk)
+    assert claimed is not None and claimed.attempts == 1
+
+
+def test_it_cancels_a_queued_run_at_once_and_a_running_one_after_its_page(make_task, monkeypatch):
+    task = month_task(make_task)
+    queued = TaskRun.objects.create(task=task, trigger="manual")
+    runs.run_cancel(queued)
+    queued.refresh_from_db()
+    assert queued.status == RunStatus.CANCELLED
+    task.connector.directory_refreshed_at = timezone.now()
+    task.connector.save()
+    running = TaskRun.objects.create(task=task, trigger="manual")
+    original = runs.Recorder.page_done
+
+    def user_clicks_cancel_during_first_page(self, counts):
+        runs.run_cancel(self.run)
+        original(self, counts)
+
+    monkeypatch.setattr(runs.Recorder, "page_done", user_clicks_cancel_during_first_page)
+    runs.run_execute(running.pk)
+    running.refresh_from_db()
+    assert running.status == RunStatus.CANCELLED
+    assert running.pages == 1
+
+
+def test_it_fires_each_scheduled_time_once(task, django_capture_on_commit_callbacks):
+    task.schedule_enabled = True
+    task.schedule_start = timezone.now() - timedelta(hours=5, minutes=1)
+    task.interval_unit, task.interval_every = "hours", 1
+    task.save()
+    fired = runs.schedule_tick()
+    assert len(fired) == 1
+    assert runs.schedule_tick() == []  # the same time does not fire again
+    TaskRun.objects.update(status=RunStatus.SUCCEEDED)
+    later = timezone.now() + timedelta(hours=1)
+    assert len(runs.schedule_tick(later)) == 1
+
+
+@pytest.mark.parametrize("size", [3, 300])
+def test_it_writes_a_page_in_one_statement_whatever_its_size(task, size):
+    stream = STREAMS["completions"]
+    start = int(datetime(2026, 9, 1, tzinfo=UTC).timestamp())
+    buckets = [
+        {"object": "bucket", "start_time": start + i * 3600, "end_time": start + (i + 1) * 3600,
+         "results": [{"object": stream.result_object, "input_tokens": i, "output_tokens": 1,
+                      "num_model_requests": 1}]}
+        for i in range(size)
+    ]  # fmt: skip
+    rows = usage_rows(stream, "1h", task.pk, task.connector_id, buckets, start)
+    model = USAGE_TABLES["completions"]
+    with CaptureQueriesContext(connection) as queries:
+        counts = upsert(model, rows, timezone.now())
+    assert len(queries) == 1
+    assert counts.inserted == size
+    rows[0]["inputTokens"] = 999
+    counts = upsert(model, rows, timezone.now() + timedelta(seconds=1))
+    assert (counts.inserted, counts.updated, counts.unchanged) == (0, 1, size - 1)
