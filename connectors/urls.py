@@ -17,5 +17,8 @@ urlpatterns = [
     path("tasks/<int:pk>/", views.task_detail, name="task-detail"),
     path("tasks/<int:pk>/edit/", views.task_edit, name="task-edit"),
     path("tasks/<int:pk>/delete/", views.task_delete, name="task-delete"),
+    path("connectors/<int:pk>/run/", views.connector_run_all, name="connector-run-all"),
+    path("tasks/<int:pk>/run/", views.task_run, name="task-run"),
+    path("runs/<int:pk>/cancel/", views.run_cancel, name="run-cancel"),
     path("tasks/<int:pk>/parameters.json", views.task_parameters, name="task-parameters"),
 ]

@@ -11,10 +11,10 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from connectors import schedule, selectors, services
+from connectors import runs, schedule, selectors, services
 from connectors.catalogue import CATALOGUE, categories
 from connectors.forms import ConnectorForm, ScheduleForm, TaskForm, task_initial
-from connectors.models import Connector, Task
+from connectors.models import Connector, RunTrigger, Task, TaskRun
 from connectors.openai.plan import params_for
 from connectors.openai.streams import QUERY_TYPES
 
@@ -197,6 +197,7 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "total_requests": total,
         "schedule_text": schedule.describe(task),
         "upcoming": schedule.upcoming(task, now),
+        "recent_runs": task.runs.all()[:10],
     }
     return render(request, "connectors/task_detail.html", context)
 
@@ -217,6 +218,39 @@ def _shown(value: object) -> str:
     if isinstance(value, list):
         return ", ".join(value)
     return "" if value is None else str(value)
+
+
+@require_POST
+def task_run(request: HttpRequest, pk: int) -> HttpResponse:
+    task = _task(request, pk, manage=True)
+    run, refusal = runs.run_enqueue(task, RunTrigger.MANUAL)
+    if run:
+        messages.success(request, f"Run queued for “{task.display_name}”.")
+    else:
+        messages.warning(request, refusal)
+    return _redirect(request, "connectors:task-detail", task.pk)
+
+
+@require_POST
+def connector_run_all(request: HttpRequest, pk: int) -> HttpResponse:
+    connector = _connector(request, pk, manage=True)
+    outcomes = [runs.run_enqueue(task, RunTrigger.MANUAL) for task in connector.tasks.all()]
+    queued = sum(1 for run, _ in outcomes if run)
+    skipped = len(outcomes) - queued
+    text = f"Queued {queued} run{'s' if queued != 1 else ''}."
+    if skipped:
+        text += f" {skipped} task{'s' if skipped != 1 else ''} already had a run going."
+    messages.success(request, text)
+    return _redirect(request, "connectors:connector-detail", connector.pk)
+
+
+@require_POST
+def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_staff(request)
+    run = get_object_or_404(TaskRun, pk=pk)
+    runs.run_cancel(run)
+    messages.success(request, "Cancelled: a running run stops after its current page.")
+    return _redirect(request, "connectors:task-detail", run.task_id)
 
 
 def task_parameters(request: HttpRequest, pk: int) -> JsonResponse:

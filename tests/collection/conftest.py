@@ -12,6 +12,13 @@ from connectors.openai.plan import stream_queries
 from connectors.openai.streams import STREAMS
 
 
+@pytest.fixture(autouse=True)
+def fast_retries(settings):
+    """Back off in milliseconds: the tests count retries, they need not wait for them."""
+    settings.OPENAI_RETRY_BASE_SECONDS = 0.01
+    settings.OPENAI_RETRY_ATTEMPTS = 12
+
+
 @pytest.fixture
 def live_connector(db, emulator_server) -> Connector:
     """A connector on the emulator over HTTP, with no request rate limit."""

@@ -17,12 +17,6 @@ from connectors.openai.streams import STREAMS
 from tests.collection.conftest import run_now, table_rows, truth_rows
 
 
-@pytest.fixture(autouse=True)
-def fast_retries(settings):
-    settings.OPENAI_RETRY_BASE_SECONDS = 0.01
-    settings.OPENAI_RETRY_ATTEMPTS = 12
-
-
 def month_task(make_task):
     return make_task(
         "completions", StartTime="2026-09-01", EndTime="2026-10-01", BucketWidth="1h",

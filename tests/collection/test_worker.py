@@ -1,0 +1,147 @@
+"""End to end through real Celery worker processes on Redis and Postgres."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+from django.test import Client, override_settings
+from django.urls import reverse
+from django.utils import timezone
+
+from connectors import runs
+from connectors.models import USAGE_TABLES, RunStatus, TaskRun
+from connectors.openai.emulator import DEMO_ADMIN_KEY, FaultConfig
+from datahub.celery import app as celery_app
+from tests.collection.conftest import table_rows, truth_rows
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def queue():
+    """A queue of this test's own on the Redis broker, so no stray message reaches it."""
+    if connection.vendor != "postgresql" or not settings.CELERY_BROKER_URL.startswith("redis"):
+        pytest.skip("needs Postgres and the Redis broker (make test sets them when they answer)")
+    name = f"datahub-test-{uuid.uuid4().hex[:8]}"
+    previous = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = name
+    yield name
+    celery_app.conf.task_default_queue = previous
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(name)
+
+
+@pytest.fixture
+def start_worker(queue):
+    db = connection.settings_dict
+    env = os.environ | {
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CELERY_QUEUE": queue,
+        "RUN_STALE_AFTER_SECONDS": "1",
+        "OPENAI_RETRY_BASE_SECONDS": "0.01",
+    }
+    workers = []
+
+    def start() -> subprocess.Popen:
+        command = [sys.executable, "-m", "celery", "-A", "datahub", "worker", "--pool", "solo",
+                   "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip",
+                   "--without-mingle"]  # fmt: skip
+        worker = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(20)
+
+
+def wait_for(run: TaskRun, condition, seconds: float = 90) -> TaskRun:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if condition(run):
+            return run
+        time.sleep(0.2)
+    raise AssertionError(f"run {run.pk} stuck: {run.status} {run.log[-3:]}")
+
+
+def finished(run: TaskRun) -> bool:
+    return run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+
+def test_it_runs_a_task_from_run_now_on_a_real_worker(
+    start_worker, make_task, emulator, django_user_model
+):
+    task = make_task("completions", StartTime="2026-10-01", EndTime="2026-10-15",
+                     BucketWidth="1h", GroupBy=["project_id", "model"])  # fmt: skip
+    staff = django_user_model.objects.create_user("ada", password="x", is_staff=True)
+    client = Client()
+    client.force_login(staff)
+    start_worker()
+    response = client.post(reverse("connectors:task-run", args=[task.pk]))
+    assert response.status_code == 302
+    run = wait_for(TaskRun.objects.get(task=task), finished)
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert table_rows(task, "completions") == truth_rows(emulator, task, "completions")
+    page = client.get(reverse("connectors:task-detail", args=[task.pk])).content.decode()
+    assert "Succeeded" in page
+
+
+def test_it_puts_only_ids_on_the_queue(queue, make_task):
+    task = make_task("costs", StartTime="2026-10-01")
+    with_commit = runs.run_enqueue(task, "manual")[0]
+    raw = redis.Redis.from_url(settings.CELERY_BROKER_URL).lrange(queue, 0, -1)
+    assert len(raw) == 1
+    body = base64.b64decode(json.loads(raw[0])["body"])
+    assert json.loads(body)[0] == [with_commit.pk]
+    assert DEMO_ADMIN_KEY.encode() not in raw[0] + body
+
+
+def test_it_resumes_a_run_after_its_worker_is_killed(start_worker, make_task, emulator):
+    emulator.faults.configure(FaultConfig(latency_ms=120))
+    task = make_task("completions", StartTime="2026-06-01", EndTime="2026-10-01",
+                     BucketWidth="1h", GroupBy=["model"])  # fmt: skip
+    task.connector.directory_refreshed_at = timezone.now()
+    task.connector.save()
+    worker = start_worker()
+    run, _ = runs.run_enqueue(task, "manual")
+    wait_for(run, lambda r: r.pages >= 3)
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(10)
+    run.refresh_from_db()
+    assert run.status == RunStatus.RUNNING
+    committed = run.pages
+    reached = run.checkpoint["completions"]["reached"]
+
+    time.sleep(1.5)  # the heartbeat goes stale (RUN_STALE_AFTER_SECONDS=1 in the workers)
+    start_worker()
+    with override_settings(RUN_STALE_AFTER_SECONDS=1):
+        assert runs.reclaim_stale() == [run.pk]
+    run = wait_for(run, finished)
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert run.attempts == 2 and run.pages > committed
+    starts = [
+        int(r.params["start_time"][0]) for r in emulator.log.records if not r.params.get("page")
+    ]
+    assert len(starts) == 2 and starts[1] >= int(
+        timezone.datetime.fromisoformat(reached).timestamp()
+    )
+    assert table_rows(task, "completions") == truth_rows(emulator, task, "completions")
+    assert USAGE_TABLES["completions"].objects.filter(task=task).count() == len(
+        truth_rows(emulator, task, "completions")
+    )
