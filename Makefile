@@ -21,6 +21,11 @@ $(VENV)/.dev-installed: requirements-dev.lock $(VENV)/.run-installed
 run: $(VENV)/.run-installed
 	PORT=$(PORT) $(PY) manage.py rundatahub
 
+# The Data Hub with the local OpenAI emulator and a demo connector, in var/demo.
+demo: $(VENV)/.run-installed
+	DATAHUB_VAR_DIR=var/demo DATAHUB_ADMIN_USER=demo DATAHUB_ADMIN_PASSWORD=demo-datahub \
+		PORT=$(PORT) $(PY) manage.py rundatahub --demo
+
 test: $(VENV)/.dev-installed
 	@if $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null; then \
 		export DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}"; \

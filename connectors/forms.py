@@ -38,6 +38,16 @@ class ConnectorForm(forms.Form):
         validators=[URLValidator(schemes=["http", "https"])],
     )
 
+    requests_per_minute = forms.IntegerField(
+        label="REQUESTS PER MINUTE",
+        min_value=0,
+        max_value=10000,
+        initial=120,
+        required=False,
+        help_text="The most requests this connector sends to OpenAI per minute, shared by all "
+        "workers. 0: no limit; empty: 120.",
+    )
+
     def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if editing:
@@ -52,6 +62,10 @@ class ConnectorForm(forms.Form):
                 "The ADMIN KEY contains spaces or line breaks: paste the key alone."
             )
         return key
+
+    def clean_requests_per_minute(self) -> int:
+        value = self.cleaned_data["requests_per_minute"]
+        return 120 if value is None else value
 
     def clean_base_url(self) -> str:
         return self.cleaned_data["base_url"].strip().rstrip("/")

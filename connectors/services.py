@@ -37,13 +37,25 @@ def stored_key_check(connector: Connector, base_url: str) -> str:
 
 
 def connector_create(
-    *, kind: str, name: str, description: str, base_url: str, admin_key: str
+    *,
+    kind: str,
+    name: str,
+    description: str,
+    base_url: str,
+    admin_key: str,
+    requests_per_minute: int = 120,
 ) -> tuple[Connector | None, str]:
     """Check the key, then save. Nothing is saved when the check fails."""
     error = key_check(admin_key, base_url)
     if error:
         return None, error
-    connector = Connector(kind=kind, name=name, description=description, base_url=base_url)
+    connector = Connector(
+        kind=kind,
+        name=name,
+        description=description,
+        base_url=base_url,
+        requests_per_minute=requests_per_minute,
+    )
     connector.set_admin_key(admin_key)
     connector.key_checked_at = connector.key_verified_at = timezone.now()
     connector.save()
@@ -51,7 +63,13 @@ def connector_create(
 
 
 def connector_update(
-    connector: Connector, *, name: str, description: str, base_url: str, admin_key: str = ""
+    connector: Connector,
+    *,
+    name: str,
+    description: str,
+    base_url: str,
+    admin_key: str = "",
+    requests_per_minute: int = 120,
 ) -> str:
     """Save changes. A new key or base URL is checked first; on failure nothing changes."""
     if admin_key or base_url != connector.base_url:
@@ -66,6 +84,7 @@ def connector_update(
         connector.key_checked_at = connector.key_verified_at = timezone.now()
         connector.key_error = ""
     connector.name, connector.description, connector.base_url = name, description, base_url
+    connector.requests_per_minute = requests_per_minute
     connector.save()
     return ""
 

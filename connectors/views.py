@@ -93,7 +93,8 @@ def connector_add(request: HttpRequest, kind: str) -> HttpResponse:
 @sensitive_post_parameters("admin_key")
 def connector_edit(request: HttpRequest, pk: int) -> HttpResponse:
     connector = _connector(request, pk, manage=True)
-    initial = {f: getattr(connector, f) for f in ("name", "description", "base_url")}
+    fields = ("name", "description", "base_url", "requests_per_minute")
+    initial = {f: getattr(connector, f) for f in fields}
     form = ConnectorForm(_posted(request), initial=initial, editing=True)
     if request.method == "POST" and form.is_valid():
         error = services.connector_update(connector, **form.cleaned_data)

@@ -13,6 +13,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from connectors import crypto
+from connectors.demo import demo_setup
+from connectors.openai.emulator import DEMO_ADMIN_KEY
 
 
 class Command(BaseCommand):
@@ -21,12 +23,24 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", default=os.environ.get("PORT", "8000"))
+        parser.add_argument(
+            "--demo",
+            action="store_true",
+            help="Also run the OpenAI emulator and a demo connector whose tasks run at once.",
+        )
 
-    def handle(self, *args, host: str, port: str, **options) -> None:
+    def handle(self, *args, host: str, port: str, demo: bool, **options) -> None:
         self._prepare()
         python = sys.executable
         celery = [python, "-m", "celery", "-A", "datahub"]
-        commands = {
+        commands = {}
+        if demo:
+            emulator_port = os.environ.get("EMULATOR_PORT", "8100")
+            base_url = f"http://127.0.0.1:{emulator_port}/v1"
+            os.environ["OPENAI_BASE_URL"] = base_url  # new connectors default to it
+            commands["emulator"] = [python, "manage.py", "openai_emulator", "--port", emulator_port]
+            demo_setup(base_url)
+        commands |= {
             "web": [
                 python,
                 "-m",
@@ -55,7 +69,21 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"Data Hub running on http://{host}:{port}/ (Ctrl-C stops it)")
         )
+        if demo:
+            self._print_demo(host, port, base_url)
         sys.exit(self._supervise(processes))
+
+    def _print_demo(self, host: str, port: str, base_url: str) -> None:
+        user = os.environ.get("DATAHUB_ADMIN_USER", "admin")
+        password = os.environ.get("DATAHUB_ADMIN_PASSWORD", "(printed above)")
+        self.stdout.write(
+            "\nDemo: the OpenAI emulator serves made-up data; the demo connector's tasks are "
+            "running now.\n"
+            f"  open      http://{host}:{port}/\n"
+            f"  log in    {user} / {password}\n"
+            f"  ADMIN KEY {DEMO_ADMIN_KEY}  (for Add Connector)\n"
+            f"  base URL  {base_url}  (Advanced → API BASE URL; the default in this demo)\n"
+        )
 
     def _prepare(self) -> None:
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,507 @@
+"""Benchmark: how fast and how lean is the collector on a year of hourly usage?
+
+Measures the collector end to end (HTTP to the emulator, JSON, row building, one upsert
+per page, the run's bookkeeping) on a year of 1h completions buckets grouped by project,
+model and user: rows/s = rows written / wall seconds, requests and pages, and the peak
+memory (ru_maxrss) of the worker process, once for a month and once for a year.
+
+Compared against, in the same run and on the same rows and table:
+- Postgres COPY (psycopg `copy.write_row`, one transaction): the physical limit;
+- one ORM `create()` per row in autocommit (the naive collector), timed on a sample of
+  the rows and extrapolated.
+
+Targets: the collector reaches at least half of COPY's rows/s, and its peak memory for
+a year stays within 1.2x of that for a month. A miss is reported, not raised.
+
+The emulator runs as its own process (`manage.py openai_emulator`), restarted for each
+collection so that none of them finds its pages already generated; each collection runs
+in a fresh worker process (this script with `--worker`).
+
+    .venv/bin/python bench/collect.py [--quick] [--profile] [--database-url URL]
+
+--quick collects a week and a month instead of a month and a year. The database
+(default postgres://postgres@127.0.0.1:5432/datahub_bench) is created and migrated if
+needed, and its data tables are emptied: its name must contain "bench".
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import functools
+import json
+import os
+import pstats
+import resource
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/datahub_bench"
+SEED = 42
+NOW = "2026-11-01T00:00:00Z"
+END = "2026-11-01"
+GROUP_BY = ["project_id", "model", "user_id"]
+STREAM = "completions"
+WIDTH = "1h"
+COPY_TARGET = 0.5  # collector rows/s over COPY rows/s, at least
+MEMORY_TARGET = 1.2  # peak memory of the long period over the short one, at most
+WORKER_TIMEOUT = 300  # seconds per collection
+NAIVE_SECONDS = 30  # the naive sample stops after this long, whatever its size
+
+PERIODS = {  # (name, start) of the short and the long collection
+    "full": (("month", "2026-10-01"), ("year", "2025-11-01")),
+    "quick": (("week", "2026-10-25"), ("month", "2026-10-01")),
+}
+
+
+@dataclass
+class Collection:
+    name: str
+    start: str
+    task_id: int
+    result: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        return self.result.get("status") == "succeeded"
+
+    @property
+    def rate(self) -> float:
+        return self.result["rows"] / self.result["seconds"] if self.ok else 0.0
+
+
+# --- setup --------------------------------------------------------------------------
+
+
+def _configure(database_url: str) -> None:
+    from cryptography.fernet import Fernet
+
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datahub.settings")
+    os.environ.setdefault("DATAHUB_ENCRYPTION_KEY", Fernet.generate_key().decode())
+
+
+def _create_database(database_url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    name = urlsplit(database_url).path.lstrip("/")
+    admin_url = urlsplit(database_url)._replace(path="/postgres").geturl()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def _setup_django() -> None:
+    import django
+
+    django.setup()
+
+
+def _migrate_and_empty() -> None:
+    from django.core.management import call_command
+    from django.db import connection
+
+    from connectors.models import Connector
+
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as cursor:  # tasks, runs and every data table reference it
+        cursor.execute(f"TRUNCATE {connection.ops.quote_name(Connector._meta.db_table)} CASCADE")
+
+
+def _usage_model():
+    from connectors.models import USAGE_TABLES
+
+    return USAGE_TABLES[STREAM]
+
+
+def _truncate_usage() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {connection.ops.quote_name(_usage_model()._meta.db_table)}")
+
+
+def _epoch(day: str) -> int:
+    return int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp())
+
+
+# --- the emulator -------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def _emulator() -> Iterator[str]:
+    """`manage.py openai_emulator` in its own process; yields its base URL."""
+    port = _free_port()
+    command = [sys.executable, "manage.py", "openai_emulator", "--port", str(port)]
+    command += ["--seed", str(SEED), "--now", NOW]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+    try:
+        _wait_until_up(port, process)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_up(port: int, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("The emulator did not start.")
+
+
+# --- the collector, in a worker process ---------------------------------------------
+
+
+def _make_connector():
+    from django.utils import timezone
+
+    from connectors.models import Connector
+    from connectors.openai.emulator import DEMO_ADMIN_KEY
+
+    connector = Connector(kind="openai", name="Benchmark", base_url="http://127.0.0.1/v1")
+    connector.requests_per_minute = 0  # no rate limit
+    connector.directory_refreshed_at = timezone.now()  # skip the directory refresh
+    connector.set_admin_key(DEMO_ADMIN_KEY)
+    connector.save()
+    return connector
+
+
+def _make_run(connector, start: str):
+    from connectors.models import Task, TaskRun
+
+    parameters = {
+        "type": STREAM,
+        f"{STREAM}-StartTime": start,
+        f"{STREAM}-EndTime": END,
+        f"{STREAM}-BucketWidth": WIDTH,
+        f"{STREAM}-GroupBy": GROUP_BY,
+    }
+    task = Task.objects.create(connector=connector, query_type=STREAM, parameters=parameters)
+    return TaskRun.objects.create(task=task, trigger="manual")
+
+
+def _collect(connector, name: str, start: str, profile: bool) -> Collection:
+    """One collection into an empty table, by a fresh worker against a fresh emulator."""
+    _truncate_usage()
+    run = _make_run(connector, start)
+    with _emulator() as base_url:
+        connector.base_url = base_url
+        connector.save(update_fields=["base_url"])
+        command = [sys.executable, __file__, "--worker", str(run.pk)]
+        command += ["--profile"] if profile else []
+        try:
+            done = subprocess.run(
+                command, stdout=subprocess.PIPE, text=True, timeout=WORKER_TIMEOUT, check=False
+            )
+            lines = done.stdout.strip().splitlines()
+            result = json.loads(lines[-1]) if lines else {"status": "no output", "error": ""}
+        except subprocess.TimeoutExpired:
+            result = {"status": "timed out", "error": f"after {WORKER_TIMEOUT} s"}
+    return Collection(name, start, run.task_id, result)
+
+
+def _timed(timers: dict[str, float], name: str, function: Callable) -> Callable:
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        began = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            timers[name] = timers.get(name, 0.0) + time.perf_counter() - began
+
+    return wrapper
+
+
+def _instrument(timers: dict[str, float]) -> None:
+    """Time the collector's stages from outside: requests (and within them JSON parsing),
+    row building and the upserts."""
+    from connectors import runs
+    from connectors.openai import client, collector
+
+    client.AdminClient.get = _timed(timers, "request", client.AdminClient.get)
+    client._parse = _timed(timers, "json", client._parse)
+    collector.usage_rows = _timed(timers, "rows", collector.usage_rows)
+    runs.upsert = _timed(timers, "upsert", runs.upsert)
+
+
+def _worker(run_id: int, profile: bool) -> None:
+    """Execute one run as a worker would; print its figures as JSON on the last line."""
+    _setup_django()
+    from django.db import connection
+
+    from connectors import runs
+    from connectors.models import TaskRun
+
+    timers: dict[str, float] = {}
+    _instrument(timers)
+    connection.ensure_connection()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    profiler = cProfile.Profile() if profile else None
+    began = time.perf_counter()
+    if profiler:
+        profiler.runcall(runs.run_execute, run_id)
+    else:
+        runs.run_execute(run_id)
+    seconds = time.perf_counter() - began
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if profiler:
+        _print_profile(profiler)
+    run = TaskRun.objects.get(pk=run_id)
+    figures = {
+        "status": run.status,
+        "error": run.error,
+        "rows": run.rows_inserted + run.rows_updated + run.rows_unchanged,
+        "requests": run.requests_made,
+        "pages": run.pages,
+        "seconds": seconds,
+        "rss_before_kb": before,
+        "rss_peak_kb": peak,
+        "timers": timers,
+    }
+    print(json.dumps(figures))
+
+
+def _print_profile(profiler: cProfile.Profile) -> None:
+    out = sys.stderr
+    print("\n--- worker profile: top 25 by own time ---", file=out)
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
+    print("--- worker profile: top 25 by cumulative time ---", file=out)
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(25)
+
+
+# --- the baselines ------------------------------------------------------------------
+
+
+def _truth_rows(collection: Collection, connector_id: int) -> list[dict[str, Any]]:
+    """The rows the collection should have written, built as the collector builds them
+    from the emulator's ground truth (computed in process, no HTTP)."""
+    from connectors.openai.collector import provisional_window
+    from connectors.openai.emulator import Emulator
+    from connectors.openai.persistence import usage_rows
+    from connectors.openai.streams import STREAMS
+
+    stream = STREAMS[STREAM]
+    buckets = Emulator(seed=SEED, now=NOW).ground_truth(
+        STREAM, start=_epoch(collection.start), end=_epoch(END), bucket_width=WIDTH,
+        group_by=GROUP_BY,
+    )  # fmt: skip
+    provisional_after = _epoch(END) - int(provisional_window(stream, WIDTH).total_seconds())
+    return usage_rows(stream, WIDTH, collection.task_id, connector_id, buckets, provisional_after)
+
+
+def _check(rows: list[dict[str, Any]]) -> str:
+    """Compare the table (just collected) with the ground truth: count and token sums."""
+    from django.db.models import Count, Sum
+
+    stored = _usage_model().objects.aggregate(
+        n=Count("pk"), i=Sum("inputTokens"), o=Sum("outputTokens")
+    )
+    expected = {
+        "n": len(rows),
+        "i": sum(r["inputTokens"] or 0 for r in rows),
+        "o": sum(r["outputTokens"] or 0 for r in rows),
+    }
+    if stored == expected:
+        return f"the table matches the ground truth ({len(rows):,} rows, token sums equal)"
+    return f"MISMATCH with the ground truth: table {stored}, truth {expected}"
+
+
+def _stamped(rows: list[dict[str, Any]]) -> tuple[list[str], list[tuple]]:
+    """Columns and value tuples for COPY, with the fetch stamps the collector sets."""
+    from psycopg.types.json import Jsonb
+
+    now = datetime.now(UTC)
+    columns = [*rows[0], "firstFetchedAt", "lastFetchedAt", "lastChangedAt"]
+    values = [
+        tuple(Jsonb(v) if c == "extra" and v is not None else v for c, v in row.items())
+        + (now, now, now)
+        for row in rows
+    ]
+    return columns, values
+
+
+def _copy_rate(rows: list[dict[str, Any]], database_url: str) -> tuple[float, float]:
+    """Load the rows into the emptied table with COPY; time the load only."""
+    import psycopg
+    from psycopg import sql
+
+    columns, values = _stamped(rows)
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(_usage_model()._meta.db_table),
+        sql.SQL(", ").join(map(sql.Identifier, columns)),
+    )
+    _truncate_usage()
+    with psycopg.connect(database_url) as conn:
+        began = time.perf_counter()
+        with conn.cursor() as cursor, cursor.copy(statement) as copy:
+            for value in values:
+                copy.write_row(value)
+        conn.commit()
+        seconds = time.perf_counter() - began
+    return len(values) / seconds, seconds
+
+
+def _naive_rate(rows: list[dict[str, Any]], sample: int) -> tuple[float, int, float]:
+    """One ORM create() per row in autocommit, on the first rows, for at most
+    NAIVE_SECONDS; returns rows/s, rows written and seconds."""
+    model = _usage_model()
+    attnames = {f.column: f.attname for f in model._meta.concrete_fields}
+    now = datetime.now(UTC)
+    stamps = {"first_fetched_at": now, "last_fetched_at": now, "last_changed_at": now}
+    _truncate_usage()
+    began = time.perf_counter()
+    written = 0
+    for row in rows[:sample]:
+        model.objects.create(**{attnames[c]: v for c, v in row.items()}, **stamps)
+        written += 1
+        if time.perf_counter() - began > NAIVE_SECONDS:
+            break
+    seconds = time.perf_counter() - began
+    return written / seconds, written, seconds
+
+
+# --- the report ---------------------------------------------------------------------
+
+
+def _mb(kb: float) -> str:
+    return f"{kb / 1024:.1f} MB"
+
+
+def _print_collection(collection: Collection) -> None:
+    r = collection.result
+    print(f"Collector, {collection.name} (from {collection.start} to {END}):")
+    if not collection.ok:
+        print(f"  FAILED: {r.get('status')}: {r.get('error')}")
+        return
+    print(
+        f"  {r['rows']:,} rows in {r['seconds']:.2f} s = {collection.rate:,.0f} rows/s; "
+        f"{r['requests']} requests, {r['pages']} pages"
+    )
+    t = r["timers"]
+    wait = t.get("request", 0.0) - t.get("json", 0.0)
+    other = r["seconds"] - t.get("request", 0.0) - t.get("rows", 0.0) - t.get("upsert", 0.0)
+    print(
+        f"  time: HTTP wait {wait:.2f} s, JSON {t.get('json', 0.0):.2f} s, row building "
+        f"{t.get('rows', 0.0):.2f} s, upserts {t.get('upsert', 0.0):.2f} s, "
+        f"other (commits, run bookkeeping) {other:.2f} s"
+    )
+    growth = r["rss_peak_kb"] - r["rss_before_kb"]
+    print(
+        f"  worker peak memory {_mb(r['rss_peak_kb'])} "
+        f"({_mb(r['rss_before_kb'])} before the run, +{_mb(growth)} during it)"
+    )
+
+
+def _verdict(met: bool) -> str:
+    return "MET" if met else "MISSED"
+
+
+def _print_targets(short: Collection, long: Collection, copy_rate: float) -> None:
+    print("Targets:")
+    ratio = long.rate / copy_rate if copy_rate else 0.0
+    print(
+        f"  collector >= {COPY_TARGET:.1f}x COPY rows/s ({long.name}): "
+        f"{_verdict(ratio >= COPY_TARGET)} ({ratio:.2f}x)"
+    )
+    if not (short.ok and long.ok):
+        print("  peak memory: not measured (a collection failed)")
+        return
+    memory = long.result["rss_peak_kb"] / short.result["rss_peak_kb"]
+    print(
+        f"  peak memory {long.name} / {short.name} <= {MEMORY_TARGET:.1f}x: "
+        f"{_verdict(memory <= MEMORY_TARGET)} ({memory:.2f}x)"
+    )
+
+
+def _report(short, long, check, copy, naive, rows: int) -> None:
+    copy_rate, copy_seconds = copy
+    naive_rate, naive_rows, naive_seconds = naive
+    print()
+    _print_collection(short)
+    _print_collection(long)
+    print(f"  check: {check}")
+    print(f"COPY (physical limit): {rows:,} rows in {copy_seconds:.2f} s = {copy_rate:,.0f} rows/s")
+    print(
+        f"Naive ORM (one create() per row): a sample of the first {naive_rows:,} rows in "
+        f"{naive_seconds:.2f} s = {naive_rate:,.0f} rows/s, extrapolated: "
+        f"{rows / naive_rate:,.0f} s for all {rows:,} rows"
+    )
+    if long.ok:
+        print(
+            f"Ratios ({long.name}): collector / COPY = {long.rate / copy_rate:.2f}, "
+            f"collector / naive = {long.rate / naive_rate:.1f}"
+        )
+    _print_targets(short, long, copy_rate)
+
+
+# --- main ---------------------------------------------------------------------------
+
+
+def _parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a week and a month")
+    parser.add_argument("--profile", action="store_true", help="cProfile the workers")
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def _bench(args: argparse.Namespace) -> None:
+    if "bench" not in urlsplit(args.database_url).path:
+        raise SystemExit("The database name must contain 'bench': its tables are emptied.")
+    _create_database(args.database_url)
+    _configure(args.database_url)
+    _setup_django()
+    _migrate_and_empty()
+    connector = _make_connector()
+    (short_name, short_start), (long_name, long_start) = PERIODS[
+        "quick" if args.quick else "full"
+    ]
+    short = _collect(connector, short_name, short_start, args.profile)
+    long = _collect(connector, long_name, long_start, args.profile)
+    rows = _truth_rows(long, connector.pk)
+    check = _check(rows) if long.ok else "not checked (the collection failed)"
+    copy = _copy_rate(rows, args.database_url)
+    naive = _naive_rate(rows, 5_000 if args.quick else 20_000)
+    _report(short, long, check, copy, naive, len(rows))
+
+
+def main() -> None:
+    args = _parse_args()
+    if args.worker is not None:
+        _worker(args.worker, args.profile)
+    else:
+        _bench(args)
+
+
+if __name__ == "__main__":
+    main()
