@@ -154,7 +154,8 @@ def _emulator() -> Iterator[str]:
     port = _free_port()
     command = [sys.executable, "manage.py", "openai_emulator", "--port", str(port)]
     command += ["--seed", str(SEED), "--now", NOW]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    process = subprocess.Popen(command, cwd=ROOT, **quiet)
     try:
         _wait_until_up(port, process)
         yield f"http://127.0.0.1:{port}/v1"
@@ -175,7 +176,7 @@ def _wait_until_up(port: int, process: subprocess.Popen) -> None:
             return
         except OSError:
             time.sleep(0.05)
-    raise SystemExit("The emulator did not start.")
+    raise SystemExit(f"The emulator did not start: try `{' '.join(process.args)}` by hand.")
 
 
 # --- the collector, in a worker process ---------------------------------------------

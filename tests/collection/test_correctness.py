@@ -11,8 +11,11 @@ from connectors.models import USAGE_TABLES, ApiKeyEntry, ProjectEntry, UserEntry
 from connectors.openai.streams import STREAMS, USAGE_STREAMS
 from tests.collection.conftest import epoch, run_now, table_rows, truth_rows
 
-WIDTH_RANGES = {"1d": ("2026-09-01", "2026-10-15"), "1h": ("2026-10-20", "2026-10-24"),
-                "1m": ("2026-10-30T10:00:00", "2026-10-30T13:30:00")}  # fmt: skip
+WIDTH_RANGES = {
+    "1d": ("2026-09-01", "2026-10-15"),
+    "1h": ("2026-10-20", "2026-10-24"),
+    "1m": ("2026-10-30T10:00:00", "2026-10-30T13:30:00"),
+}
 
 
 @pytest.mark.parametrize("stream", USAGE_STREAMS, ids=lambda s: s.type)
@@ -21,9 +24,12 @@ def test_it_collects_every_usage_stream_exactly(make_task, emulator, stream, gro
     width = stream.bucket_widths[-1] if stream.floor_to_day else "1h"
     start, end = WIDTH_RANGES[width]
     task = make_task(
-        stream.type, StartTime=start, EndTime=end, BucketWidth=width,
+        stream.type,
+        StartTime=start,
+        EndTime=end,
+        BucketWidth=width,
         GroupBy=list(stream.group_by) if grouped else [],
-    )  # fmt: skip
+    )
     run = run_now(task)
     assert run.status == "succeeded", run.error
     assert table_rows(task, stream.type) == truth_rows(emulator, task, stream.type)
@@ -33,16 +39,27 @@ def test_it_collects_every_usage_stream_exactly(make_task, emulator, stream, gro
 @pytest.mark.parametrize("width", ["1m", "1h", "1d"])
 def test_it_collects_every_bucket_width(make_task, emulator, width):
     start, end = WIDTH_RANGES[width]
-    task = make_task("completions", StartTime=start, EndTime=end, BucketWidth=width,
-                     GroupBy=["project_id", "model", "batch"])  # fmt: skip
+    task = make_task(
+        "completions",
+        StartTime=start,
+        EndTime=end,
+        BucketWidth=width,
+        GroupBy=["project_id", "model", "batch"],
+    )
     assert run_now(task).status == "succeeded"
     assert table_rows(task, "completions") == truth_rows(emulator, task, "completions")
 
 
 def test_it_applies_filters(make_task, emulator):
     project_ids = [p["id"] for p in emulator.directory_truth()["projects"]][:2]
-    task = make_task("completions", StartTime="2026-10-01", EndTime="2026-10-10",
-                     GroupBy=["project_id", "model"], ProjectIds=project_ids, Batch=False)  # fmt: skip
+    task = make_task(
+        "completions",
+        StartTime="2026-10-01",
+        EndTime="2026-10-10",
+        GroupBy=["project_id", "model"],
+        ProjectIds=project_ids,
+        Batch=False,
+    )
     assert run_now(task).status == "succeeded"
     rows = table_rows(task, "completions")
     assert rows == truth_rows(emulator, task, "completions")
@@ -84,8 +101,12 @@ def test_it_collects_all_with_each_section_own_parameters(live_connector, emulat
 
     params = {"type": "all"}
     for stream in USAGE_STREAMS:
-        params |= {f"{stream.type}-StartTime": "2026-10-20", f"{stream.type}-EndTime": "2026-10-23",
-                   f"{stream.type}-BucketWidth": "1d", f"{stream.type}-GroupBy": [stream.group_by[0]]}  # fmt: skip
+        params |= {
+            f"{stream.type}-StartTime": "2026-10-20",
+            f"{stream.type}-EndTime": "2026-10-23",
+            f"{stream.type}-BucketWidth": "1d",
+            f"{stream.type}-GroupBy": [stream.group_by[0]],
+        }
     params["projects-IncludeArchived"] = True
     task = Task.objects.create(connector=live_connector, query_type="all", parameters=params)
     run = run_now(task)
@@ -99,8 +120,13 @@ def test_it_collects_all_with_each_section_own_parameters(live_connector, emulat
 def test_it_collects_generic_dropping_what_an_endpoint_does_not_support(live_connector, emulator):
     from connectors.models import Task
 
-    params = {"type": "generic", "generic-StartTime": "2026-10-20", "generic-EndTime": "2026-10-22",
-              "generic-BucketWidth": "1h", "generic-GroupBy": ["project_id", "user_id", "line_item"]}  # fmt: skip
+    params = {
+        "type": "generic",
+        "generic-StartTime": "2026-10-20",
+        "generic-EndTime": "2026-10-22",
+        "generic-BucketWidth": "1h",
+        "generic-GroupBy": ["project_id", "user_id", "line_item"],
+    }
     task = Task.objects.create(connector=live_connector, query_type="generic", parameters=params)
     run = run_now(task)
     assert run.status == "succeeded", run.error

@@ -35,15 +35,21 @@ def test_it_follows_cursors_to_exhaustion():
 @pytest.mark.parametrize(
     ("pages", "message"),
     [
-        ((page([bucket(0, 10)], True, "page_a"), page([bucket(10, 20)], True, "page_a")), "same page cursor twice"),
-        ((page([bucket(0, 10)], True, "page_a"), page([bucket(20, 30)])), "skipped or repeated time"),
+        (
+            (page([bucket(0, 10)], True, "page_a"), page([bucket(10, 20)], True, "page_a")),
+            "same page cursor twice",
+        ),
+        (
+            (page([bucket(0, 10)], True, "page_a"), page([bucket(20, 30)])),
+            "skipped or repeated time",
+        ),
         ((page([bucket(0, 10)], True, None),), "gave no next_page"),
         ((page([bucket(5, 10)]),), "expected 0"),
         (({"object": "list", "data": []},), "did not answer with a page"),
         ((page([{"object": "bucket", "start_time": 0, "end_time": 10}]),), "without results"),
         ((page([], True, "page_a"),), "empty page"),
     ],
-)  # fmt: skip
+)
 def test_it_refuses_pages_that_break_the_contract(pages, message):
     with pytest.raises(ContractError, match=message):
         list(usage_pages(serve(*pages), PATH, {}, 0))

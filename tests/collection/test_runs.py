@@ -19,9 +19,12 @@ from tests.collection.conftest import run_now, table_rows, truth_rows
 
 def month_task(make_task):
     return make_task(
-        "completions", StartTime="2026-09-01", EndTime="2026-10-01", BucketWidth="1h",
+        "completions",
+        StartTime="2026-09-01",
+        EndTime="2026-10-01",
+        BucketWidth="1h",
         GroupBy=["project_id", "model"],
-    )  # fmt: skip
+    )
 
 
 def test_it_finishes_with_the_exact_truth_under_a_429_and_5xx_storm(make_task, emulator):
@@ -74,8 +77,9 @@ def test_it_fails_at_once_without_the_usage_scope_and_stores_nothing(make_task, 
 
 
 def test_it_keeps_an_unaligned_first_bucket(make_task, emulator):
-    task = make_task("completions", StartTime="2026-09-01T00:30:00", EndTime="2026-09-03",
-                     BucketWidth="1h")  # fmt: skip
+    task = make_task(
+        "completions", StartTime="2026-09-01T00:30:00", EndTime="2026-09-03", BucketWidth="1h"
+    )
     run = run_now(task)
     assert run.status == RunStatus.SUCCEEDED  # an unaligned start is fine...
     first = USAGE_TABLES["completions"].objects.filter(task=task).order_by("start_time").first()
@@ -102,8 +106,12 @@ def test_it_keeps_one_active_run_per_task(task):
 
 
 def test_it_reclaims_a_run_whose_worker_stopped_beating(task, settings):
-    run = TaskRun.objects.create(task=task, trigger="manual", status=RunStatus.RUNNING,
-                                 heartbeat_at=timezone.now() - timedelta(minutes=10))  # fmt: skip
+    run = TaskRun.objects.create(
+        task=task,
+        trigger="manual",
+        status=RunStatus.RUNNING,
+        heartbeat_at=timezone.now() - timedelta(minutes=10),
+    )
     settings.RUN_STALE_AFTER_SECONDS = 60
     claimed = runs._claim(run.pk)
     assert claimed is not None and claimed.attempts == 1
@@ -149,11 +157,21 @@ def test_it_writes_a_page_in_one_statement_whatever_its_size(task, size):
     stream = STREAMS["completions"]
     start = int(datetime(2026, 9, 1, tzinfo=UTC).timestamp())
     buckets = [
-        {"object": "bucket", "start_time": start + i * 3600, "end_time": start + (i + 1) * 3600,
-         "results": [{"object": stream.result_object, "input_tokens": i, "output_tokens": 1,
-                      "num_model_requests": 1}]}
+        {
+            "object": "bucket",
+            "start_time": start + i * 3600,
+            "end_time": start + (i + 1) * 3600,
+            "results": [
+                {
+                    "object": stream.result_object,
+                    "input_tokens": i,
+                    "output_tokens": 1,
+                    "num_model_requests": 1,
+                }
+            ],
+        }
         for i in range(size)
-    ]  # fmt: skip
+    ]
     rows = usage_rows(stream, "1h", task.pk, task.connector_id, buckets, start)
     model = USAGE_TABLES["completions"]
     with CaptureQueriesContext(connection) as queries:

@@ -56,9 +56,21 @@ def start_worker(queue):
     workers = []
 
     def start() -> subprocess.Popen:
-        command = [sys.executable, "-m", "celery", "-A", "datahub", "worker", "--pool", "solo",
-                   "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip",
-                   "--without-mingle"]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "datahub",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "WARNING",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ]
         worker = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
         workers.append(worker)
         return worker
@@ -87,8 +99,13 @@ def finished(run: TaskRun) -> bool:
 def test_it_runs_a_task_from_run_now_on_a_real_worker(
     start_worker, make_task, emulator, django_user_model
 ):
-    task = make_task("completions", StartTime="2026-10-01", EndTime="2026-10-15",
-                     BucketWidth="1h", GroupBy=["project_id", "model"])  # fmt: skip
+    task = make_task(
+        "completions",
+        StartTime="2026-10-01",
+        EndTime="2026-10-15",
+        BucketWidth="1h",
+        GroupBy=["project_id", "model"],
+    )
     staff = django_user_model.objects.create_user("ada", password="x", is_staff=True)
     client = Client()
     client.force_login(staff)
@@ -114,8 +131,13 @@ def test_it_puts_only_ids_on_the_queue(queue, make_task):
 
 def test_it_resumes_a_run_after_its_worker_is_killed(start_worker, make_task, emulator):
     emulator.faults.configure(FaultConfig(latency_ms=120))
-    task = make_task("completions", StartTime="2026-06-01", EndTime="2026-10-01",
-                     BucketWidth="1h", GroupBy=["model"])  # fmt: skip
+    task = make_task(
+        "completions",
+        StartTime="2026-06-01",
+        EndTime="2026-10-01",
+        BucketWidth="1h",
+        GroupBy=["model"],
+    )
     task.connector.directory_refreshed_at = timezone.now()
     task.connector.save()
     worker = start_worker()

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import threading
 import time
-from email.utils import formatdate
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import formatdate
 from functools import lru_cache
 
 from connectors.openai.emulator import control, pages, truth
