@@ -32,39 +32,29 @@ def demo_setup(base_url: str) -> Connector:
     return connector
 
 
+DEMO_TASKS = (
+    ("Completions by project and model, last 30 days", "completions", ["project_id", "model"]),
+    ("Costs by project and line item, last 30 days", "costs", ["project_id", "line_item"]),
+)
+
+
 def _demo_tasks(connector: Connector) -> None:
-    start = format_time(
-        (timezone.now() - timedelta(days=30)).replace(hour=0, minute=0, second=0, microsecond=0)
-    )
-    schedule = {
-        "schedule_enabled": True,
-        "schedule_start": timezone.now() + timedelta(hours=1),
-        "interval_unit": "hours",
-        "interval_every": 1,
-    }
-    Task.objects.create(
-        connector=connector,
-        name="Completions by project and model, last 30 days",
-        query_type="completions",
-        parameters={
-            "type": "completions",
-            "completions-StartTime": start,
-            "completions-EndTime": None,
-            "completions-BucketWidth": "1d",
-            "completions-GroupBy": ["project_id", "model"],
-        },
-        **schedule,
-    )
-    Task.objects.create(
-        connector=connector,
-        name="Costs by project and line item, last 30 days",
-        query_type="costs",
-        parameters={
-            "type": "costs",
-            "costs-StartTime": start,
-            "costs-EndTime": None,
-            "costs-BucketWidth": "1d",
-            "costs-GroupBy": ["project_id", "line_item"],
-        },
-        **schedule,
-    )
+    midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    start = format_time(midnight - timedelta(days=30))
+    for name, query_type, group_by in DEMO_TASKS:
+        Task.objects.create(
+            connector=connector,
+            name=name,
+            query_type=query_type,
+            parameters={
+                "type": query_type,
+                f"{query_type}-StartTime": start,
+                f"{query_type}-EndTime": None,
+                f"{query_type}-BucketWidth": "1d",
+                f"{query_type}-GroupBy": group_by,
+            },
+            schedule_enabled=True,
+            schedule_start=timezone.now() + timedelta(hours=1),
+            interval_unit="hours",
+            interval_every=1,
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -158,6 +159,13 @@ def section_prefixes(query_type: str) -> list[str]:
     return [query_type] if query_type in QUERY_TYPES else []
 
 
+def named_params(query_type: str) -> Iterator[tuple[str, Param]]:
+    """Every parameter of a query type with its technical name (`completions-StartTime`)."""
+    for prefix in section_prefixes(query_type):
+        for param in params_for(prefix):
+            yield f"{prefix}-{param.suffix}", param
+
+
 class TaskForm(forms.Form):
     """A task's name, QUERY TYPE and that type's parameters, named by technical name."""
 
@@ -172,10 +180,8 @@ class TaskForm(forms.Form):
     def __init__(self, *args: Any, query_type: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.query_type = query_type if query_type in QUERY_TYPES else ""
-        for prefix in section_prefixes(self.query_type):
-            for param in params_for(prefix):
-                name = f"{prefix}-{param.suffix}"
-                self.fields[name] = param_field(param, name)
+        for name, param in named_params(self.query_type):
+            self.fields[name] = param_field(param, name)
 
     def sections(self) -> list[dict[str, Any]]:
         """For the template: each section's title and bound fields."""
@@ -207,10 +213,8 @@ class TaskForm(forms.Form):
     def parameters(self) -> dict[str, Any]:
         """The parameters keyed by technical name, as stored and exported."""
         stored: dict[str, Any] = {"type": self.query_type}
-        for prefix in section_prefixes(self.query_type):
-            for param in params_for(prefix):
-                name = f"{prefix}-{param.suffix}"
-                stored[name] = _stored_value(param, self.cleaned_data.get(name))
+        for name, param in named_params(self.query_type):
+            stored[name] = _stored_value(param, self.cleaned_data.get(name))
         return stored
 
 
@@ -227,10 +231,8 @@ def _stored_value(param: Param, value: Any) -> Any:
 def task_initial(task: Task) -> dict[str, Any]:
     """A saved task's parameters as form initial values."""
     initial: dict[str, Any] = {"name": task.name, "type": task.query_type}
-    for prefix in section_prefixes(task.query_type):
-        for param in params_for(prefix):
-            name = f"{prefix}-{param.suffix}"
-            initial[name] = _initial_value(param, task.parameters.get(name))
+    for name, param in named_params(task.query_type):
+        initial[name] = _initial_value(param, task.parameters.get(name))
     return initial
 
 
