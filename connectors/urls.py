@@ -1,6 +1,6 @@
 from django.urls import path
 
-from connectors import views
+from connectors import views, views_runs
 
 app_name = "connectors"
 
@@ -19,6 +19,6 @@ urlpatterns = [
     path("tasks/<int:pk>/delete/", views.task_delete, name="task-delete"),
     path("connectors/<int:pk>/run/", views.connector_run_all, name="connector-run-all"),
     path("tasks/<int:pk>/run/", views.task_run, name="task-run"),
-    path("runs/<int:pk>/cancel/", views.run_cancel, name="run-cancel"),
+    path("runs/<int:pk>/cancel/", views_runs.run_cancel, name="run-cancel"),
     path("tasks/<int:pk>/parameters.json", views.task_parameters, name="task-parameters"),
 ]

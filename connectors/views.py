@@ -3,49 +3,19 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
-from connectors import runs, schedule, selectors, services
+from connectors import runs, schedule, selectors, services, views_runs
+from connectors.access import connector_for, posted, redirect_to, require_staff, task_for
 from connectors.catalogue import CATALOGUE, categories
 from connectors.forms import ConnectorForm, ScheduleForm, TaskForm, task_initial
-from connectors.models import Connector, RunTrigger, Task, TaskRun
+from connectors.models import Connector, RunTrigger, Task
 from connectors.openai.plan import params_for
 from connectors.openai.streams import QUERY_TYPES
-
-
-def _require_staff(request: HttpRequest) -> None:
-    if not request.user.is_staff:
-        raise PermissionDenied("Only Data administrators can change connectors and tasks.")
-
-
-def _connector(request: HttpRequest, pk: int, manage: bool = False) -> Connector:
-    if manage:
-        _require_staff(request)
-    return get_object_or_404(Connector, pk=pk)
-
-
-def _task(request: HttpRequest, pk: int, manage: bool = False) -> Task:
-    if manage:
-        _require_staff(request)
-    return get_object_or_404(Task.objects.select_related("connector"), pk=pk)
-
-
-def _posted(request: HttpRequest):
-    """The POST data, bound even when empty: an empty POST must show "required" errors."""
-    return request.POST if request.method == "POST" else None
-
-
-def _redirect(request: HttpRequest, to: str, *args: object) -> HttpResponse:
-    response = redirect(to, *args)
-    if request.htmx:
-        return HttpResponseClientRedirect(response.url)
-    return response
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -58,7 +28,7 @@ def connector_list(request: HttpRequest) -> HttpResponse:
 
 
 def connector_catalogue(request: HttpRequest) -> HttpResponse:
-    _require_staff(request)
+    require_staff(request)
     query, category = request.GET.get("q", "")[:100], request.GET.get("category", "All")
     context = {
         "tiles": selectors.catalogue_search(query, category),
@@ -75,15 +45,15 @@ def connector_catalogue(request: HttpRequest) -> HttpResponse:
 @sensitive_variables("form")
 @sensitive_post_parameters("admin_key")
 def connector_add(request: HttpRequest, kind: str) -> HttpResponse:
-    _require_staff(request)
+    require_staff(request)
     if kind not in CATALOGUE:
         raise Http404("No such connector type.")
-    form = ConnectorForm(_posted(request))
+    form = ConnectorForm(posted(request))
     if request.method == "POST" and form.is_valid():
         connector, error = services.connector_create(kind=kind, **form.cleaned_data)
         if connector:
             messages.success(request, f"Connector “{connector.name}” saved: key verified.")
-            return _redirect(request, "connectors:connector-detail", connector.pk)
+            return redirect_to(request, "connectors:connector-detail", connector.pk)
         form.add_error("admin_key", error)
     context = {"form": form, "entry": CATALOGUE[kind], "action": "add"}
     return _render_form(request, "connectors/connector_form.html", "connector-form", context)
@@ -92,15 +62,15 @@ def connector_add(request: HttpRequest, kind: str) -> HttpResponse:
 @sensitive_variables("form")
 @sensitive_post_parameters("admin_key")
 def connector_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    connector = _connector(request, pk, manage=True)
+    connector = connector_for(request, pk, manage=True)
     fields = ("name", "description", "base_url", "requests_per_minute")
     initial = {f: getattr(connector, f) for f in fields}
-    form = ConnectorForm(_posted(request), initial=initial, editing=True)
+    form = ConnectorForm(posted(request), initial=initial, editing=True)
     if request.method == "POST" and form.is_valid():
         error = services.connector_update(connector, **form.cleaned_data)
         if not error:
             messages.success(request, f"Connector “{connector.name}” saved.")
-            return _redirect(request, "connectors:connector-detail", connector.pk)
+            return redirect_to(request, "connectors:connector-detail", connector.pk)
         form.add_error("admin_key", error)
     context = {"form": form, "entry": connector.catalogue_entry, "connector": connector}
     return _render_form(request, "connectors/connector_form.html", "connector-form", context)
@@ -114,7 +84,7 @@ def _render_form(request: HttpRequest, template: str, partial: str, context: dic
 
 
 def connector_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    connector = _connector(request, pk)
+    connector = connector_for(request, pk)
     tasks = connector.tasks.all()
     return render(
         request, "connectors/connector_detail.html", {"connector": connector, "tasks": tasks}
@@ -123,7 +93,7 @@ def connector_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def connector_test(request: HttpRequest, pk: int) -> HttpResponse:
-    connector = _connector(request, pk, manage=True)
+    connector = connector_for(request, pk, manage=True)
     error = services.connector_test(connector)
     if request.htmx:
         return render(
@@ -137,12 +107,12 @@ def connector_test(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def connector_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    connector = _connector(request, pk, manage=True)
+    connector = connector_for(request, pk, manage=True)
     if request.method == "POST":
         name = connector.name
         services.connector_delete(connector)
         messages.success(request, f"Connector “{name}” and its tasks were deleted.")
-        return _redirect(request, "connectors:connector-list")
+        return redirect_to(request, "connectors:connector-list")
     return render(
         request,
         "connectors/connector_confirm_delete.html",
@@ -151,12 +121,12 @@ def connector_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def task_add(request: HttpRequest, connector_pk: int) -> HttpResponse:
-    connector = _connector(request, connector_pk, manage=True)
+    connector = connector_for(request, connector_pk, manage=True)
     return _task_form(request, connector, Task(connector=connector), initial={})
 
 
 def task_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    task = _task(request, pk, manage=True)
+    task = task_for(request, pk, manage=True)
     return _task_form(request, task.connector, task, initial=task_initial(task))
 
 
@@ -165,8 +135,8 @@ def _task_form(request: HttpRequest, connector: Connector, task: Task, initial: 
     query_type = source.get("type") or initial.get("type", "")
     if request.method == "GET" and "type" in request.GET:
         initial = {**initial, "type": query_type}
-    form = TaskForm(_posted(request), initial=initial, query_type=query_type)
-    schedule_form = ScheduleForm(_posted(request), instance=task)
+    form = TaskForm(posted(request), initial=initial, query_type=query_type)
+    schedule_form = ScheduleForm(posted(request), instance=task)
     if request.method == "POST" and form.is_valid() & schedule_form.is_valid():
         services.task_save(
             task,
@@ -176,7 +146,7 @@ def _task_form(request: HttpRequest, connector: Connector, task: Task, initial: 
             schedule={f: schedule_form.cleaned_data[f] for f in ScheduleForm.Meta.fields},
         )
         messages.success(request, f"Task “{task.display_name}” saved.")
-        return _redirect(request, "connectors:task-detail", task.pk)
+        return redirect_to(request, "connectors:task-detail", task.pk)
     context = {"form": form, "schedule_form": schedule_form, "connector": connector, "task": task}
     template = "connectors/task_form.html"
     if request.htmx and request.method == "GET":
@@ -185,7 +155,7 @@ def _task_form(request: HttpRequest, connector: Connector, task: Task, initial: 
 
 
 def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    task = _task(request, pk)
+    task = task_for(request, pk)
     now = timezone.now()
     estimates, total = selectors.task_estimates(task, now)
     context = {
@@ -198,7 +168,7 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "total_requests": total,
         "schedule_text": schedule.describe(task),
         "upcoming": schedule.upcoming(task, now),
-        "recent_runs": task.runs.all()[:10],
+        **views_runs.history_context(task, now),
     }
     return render(request, "connectors/task_detail.html", context)
 
@@ -223,18 +193,18 @@ def _shown(value: object) -> str:
 
 @require_POST
 def task_run(request: HttpRequest, pk: int) -> HttpResponse:
-    task = _task(request, pk, manage=True)
+    task = task_for(request, pk, manage=True)
     run, refusal = runs.run_enqueue(task, RunTrigger.MANUAL)
     if run:
         messages.success(request, f"Run queued for “{task.display_name}”.")
     else:
         messages.warning(request, refusal)
-    return _redirect(request, "connectors:task-detail", task.pk)
+    return redirect_to(request, "connectors:task-detail", task.pk)
 
 
 @require_POST
 def connector_run_all(request: HttpRequest, pk: int) -> HttpResponse:
-    connector = _connector(request, pk, manage=True)
+    connector = connector_for(request, pk, manage=True)
     outcomes = [runs.run_enqueue(task, RunTrigger.MANUAL) for task in connector.tasks.all()]
     queued = sum(1 for run, _ in outcomes if run)
     skipped = len(outcomes) - queued
@@ -242,30 +212,21 @@ def connector_run_all(request: HttpRequest, pk: int) -> HttpResponse:
     if skipped:
         text += f" {skipped} task{'s' if skipped != 1 else ''} already had a run going."
     messages.success(request, text)
-    return _redirect(request, "connectors:connector-detail", connector.pk)
-
-
-@require_POST
-def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    _require_staff(request)
-    run = get_object_or_404(TaskRun, pk=pk)
-    runs.run_cancel(run)
-    messages.success(request, "Cancelled: a running run stops after its current page.")
-    return _redirect(request, "connectors:task-detail", run.task_id)
+    return redirect_to(request, "connectors:connector-detail", connector.pk)
 
 
 def task_parameters(request: HttpRequest, pk: int) -> JsonResponse:
-    task = _task(request, pk)
+    task = task_for(request, pk)
     response = JsonResponse(task.parameters, json_dumps_params={"indent": 2})
     response["Content-Disposition"] = f'attachment; filename="task-{task.pk}-parameters.json"'
     return response
 
 
 def task_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    task = _task(request, pk, manage=True)
+    task = task_for(request, pk, manage=True)
     if request.method == "POST":
         connector_pk, name = task.connector_id, task.display_name
         services.task_delete(task)
         messages.success(request, f"Task “{name}” was deleted.")
-        return _redirect(request, "connectors:connector-detail", connector_pk)
+        return redirect_to(request, "connectors:connector-detail", connector_pk)
     return render(request, "connectors/task_confirm_delete.html", {"task": task})
