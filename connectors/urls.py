@@ -1,6 +1,6 @@
 from django.urls import path
 
-from connectors import views, views_runs
+from connectors import views, views_runs, views_tables
 
 app_name = "connectors"
 
@@ -20,5 +20,20 @@ urlpatterns = [
     path("connectors/<int:pk>/run/", views.connector_run_all, name="connector-run-all"),
     path("tasks/<int:pk>/run/", views.task_run, name="task-run"),
     path("runs/<int:pk>/cancel/", views_runs.run_cancel, name="run-cancel"),
+    path("tasks/", views_runs.task_list, name="task-list"),
+    path("tasks/<int:pk>/runs/", views_runs.task_runs, name="task-runs"),
+    path("runs/<int:pk>/", views_runs.run_detail, name="run-detail"),
+    path("runs/<int:pk>/progress/", views_runs.run_progress, name="run-progress"),
+    path("connectors/<int:pk>/tables/", views_tables.table_list, name="table-list"),
+    path(
+        "connectors/<int:pk>/tables/<str:table>/",
+        views_tables.table_detail,
+        name="table-detail",
+    ),
+    path(
+        "connectors/<int:pk>/tables/<str:table>/export.csv",
+        views_tables.table_export,
+        name="table-export",
+    ),
     path("tasks/<int:pk>/parameters.json", views.task_parameters, name="task-parameters"),
 ]

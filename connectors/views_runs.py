@@ -1,28 +1,107 @@
-"""Run history and live progress of tasks."""
+"""Run history and live progress of tasks.
+
+Pages poll a run's progress with htmx while it is queued or running; the answer for a run
+that has ended is its final state with status 286, which stops the polling.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from connectors import runs
-from connectors.access import redirect_to, require_staff
-from connectors.models import Task, TaskRun
+from connectors.access import redirect_to, require_staff, task_for
+from connectors.models import RunStatus, Task, TaskRun
+from connectors.selectors_runs import described, run_list, task_tree, upcoming_runs
+
+TASK_PAGE_RUNS = 20
+TASKS_PAGE_RUNS = 25
+HISTORY_PAGE_SIZE = 50
 
 
 def history_context(task: Task, now: datetime) -> dict:
-    """What the task page shows of the task's runs."""
-    return {"recent_runs": task.runs.all()[:10]}
+    """What the task page shows of the task's runs: the latest ones, active ones first."""
+    recent = described(task.runs.all()[:TASK_PAGE_RUNS], now)
+    return {
+        "recent_runs": recent,
+        "active_runs": [run for run in recent if run.is_active],
+        "run_count": task.runs.count(),
+    }
+
+
+def task_list(request: HttpRequest) -> HttpResponse:
+    # Viewing needs only a login, which LoginRequiredMiddleware has checked.
+    now = timezone.now()
+    context = {
+        "connectors": task_tree(now),
+        "runs": described(run_list()[:TASKS_PAGE_RUNS], now),
+        "runs_shown": TASKS_PAGE_RUNS,
+        "upcoming": upcoming_runs(now),
+    }
+    return render(request, "connectors/task_list.html", context)
+
+
+def task_runs(request: HttpRequest, pk: int) -> HttpResponse:
+    task = task_for(request, pk)
+    page = Paginator(task.runs.all(), HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "task": task,
+        "connector": task.connector,
+        "page": page,
+        "runs": described(page, timezone.now()),
+    }
+    return render(request, "connectors/task_runs.html", context)
+
+
+def _run_for(request: HttpRequest, pk: int, manage: bool = False) -> TaskRun:
+    if manage:
+        require_staff(request)
+    return get_object_or_404(TaskRun.objects.select_related("task__connector"), pk=pk)
+
+
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _run_for(request, pk)
+    if request.htmx and request.htmx.target == "run-live":
+        return _live(request, run, "connectors/run_detail.html#run-live")
+    return render(request, "connectors/run_detail.html", _run_context(run))
+
+
+def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """The progress block other pages embed and poll, e.g. the task page's history."""
+    run = _run_for(request, pk)
+    return _live(request, run, "connectors/_run_progress.html")
+
+
+def _run_context(run: TaskRun) -> dict:
+    (run,) = described([run], timezone.now())
+    return {"run": run, "task": run.task, "connector": run.task.connector, "poll": True}
+
+
+def _live(request: HttpRequest, run: TaskRun, template: str) -> HttpResponse:
+    response = render(request, template, _run_context(run))
+    if run.is_active:
+        return response
+    # The final state, without polling attributes; 286 also stops the current poll.
+    stopped = HttpResponseStopPolling(response.content)
+    return trigger_client_event(stopped, "run-finished")
 
 
 @require_POST
 def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    require_staff(request)
-    run = get_object_or_404(TaskRun, pk=pk)
+    run = _run_for(request, pk, manage=True)
     runs.run_cancel(run)
-    messages.success(request, "Cancelled: a running run stops after its current page.")
-    return redirect_to(request, "connectors:task-detail", run.task_id)
+    run.refresh_from_db()
+    if run.status == RunStatus.CANCELLED:
+        messages.success(request, "Cancelled before it started.")
+    elif run.cancel_requested:
+        messages.success(request, "Cancel requested: the run stops after its current page.")
+    else:
+        messages.warning(request, f"Nothing to cancel: the run has {run.status}.")
+    return redirect_to(request, "connectors:run-detail", run.pk)

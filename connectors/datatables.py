@@ -1,0 +1,320 @@
+"""Reading the collected tables: filters, sorting, keyset pages, totals and names.
+
+Pages are keyset pages (the cursor is the last row's sort value and id), so a page deep
+into ten million rows costs what the first one does. Every filter and sort is checked
+against the stream's own columns: the URL can ask for nothing else.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet, Sum
+
+from connectors.models import (
+    USAGE_TABLES,
+    ApiKeyEntry,
+    Connector,
+    ProjectEntry,
+    UserEntry,
+)
+from connectors.openai.streams import STREAMS, UsageStream
+
+PAGE_SIZE = 50
+PRESETS = {
+    "last7": "Last 7 days",
+    "last30": "Last 30 days",
+    "this_month": "This month",
+    "last_month": "Last month",
+    "all": "All time",
+}
+# URL parameter → the dimension column it filters.
+DIMENSION_FILTERS = {
+    "project": "projectId",
+    "user": "userId",
+    "api_key": "apiKeyId",
+    "model": "model",
+    "line_item": "lineItem",
+    "service_tier": "serviceTier",
+}
+
+
+def usage_streams() -> list[UsageStream]:
+    return [s for s in STREAMS.values() if isinstance(s, UsageStream)]
+
+
+def stream_for_table(table: str) -> UsageStream | None:
+    return next((s for s in usage_streams() if s.table == table), None)
+
+
+def preset_range(preset: str, today: date) -> tuple[datetime | None, datetime | None]:
+    """[start, end) of a preset, in UTC days."""
+
+    def midnight(day: date) -> datetime:
+        return datetime.combine(day, time(), UTC)
+
+    tomorrow = midnight(today + timedelta(days=1))
+    first = today.replace(day=1)
+    if preset == "last7":
+        return tomorrow - timedelta(days=7), tomorrow
+    if preset == "last30":
+        return tomorrow - timedelta(days=30), tomorrow
+    if preset == "this_month":
+        return midnight(first), tomorrow
+    if preset == "last_month":
+        previous = (first - timedelta(days=1)).replace(day=1)
+        return midnight(previous), midnight(first)
+    return None, None
+
+
+@dataclass
+class TableQuery:
+    """What the table page shows, parsed from its URL."""
+
+    stream: UsageStream
+    preset: str = "last30"
+    start: datetime | None = None
+    end: datetime | None = None
+    dims: dict[str, str] = field(default_factory=dict)  # column → value
+    batch: bool | None = None
+    q: str = ""
+    task_id: int | None = None
+    sort: str = "-startTime"
+    after: str = ""
+    before: str = ""
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def sort_column(self) -> str:
+        return self.sort.lstrip("-")
+
+    @property
+    def descending(self) -> bool:
+        return self.sort.startswith("-")
+
+
+def sortable_columns(stream: UsageStream) -> list[str]:
+    return ["startTime", "endTime", *[f.column for f in (*stream.dimensions, *stream.metrics)]]
+
+
+def parse_query(stream: UsageStream, params, today: date) -> TableQuery:
+    """Read the URL's filters; anything invalid is dropped and said in `problems`."""
+    query = TableQuery(stream=stream)
+    columns = {f.column for f in stream.dimensions}
+    query.preset = params.get("preset") or ("custom" if params.get("start") else "last30")
+    query.start, query.end = preset_range(query.preset, today)
+    if query.preset == "custom" or query.preset not in PRESETS:
+        query.preset = "custom"
+        query.start, query.end = _custom_range(params, query.problems)
+    for name, column in DIMENSION_FILTERS.items():
+        value = (params.get(name) or "").strip()[:200]
+        if value and column in columns:
+            query.dims[column] = value
+    if "batch" in columns and params.get("batch") in ("true", "false"):
+        query.batch = params["batch"] == "true"
+    query.q = (params.get("q") or "").strip()[:100]
+    query.task_id = _int(params.get("task"))
+    sort = params.get("sort") or "-startTime"
+    if sort.lstrip("-") in sortable_columns(stream):
+        query.sort = sort
+    elif params.get("sort"):
+        query.problems.append("That column cannot be sorted; sorted by startTime instead.")
+    query.after, query.before = params.get("after", "")[:300], params.get("before", "")[:300]
+    return query
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _custom_range(params, problems: list[str]) -> tuple[datetime | None, datetime | None]:
+    def day(name: str) -> datetime | None:
+        text = (params.get(name) or "").strip()
+        if not text:
+            return None
+        try:
+            return datetime.combine(date.fromisoformat(text[:10]), time(), UTC)
+        except ValueError:
+            problems.append(f"“{text[:20]}” is not a date (YYYY-MM-DD); it was ignored.")
+            return None
+
+    start, end = day("start"), day("end")
+    if end is not None:
+        end += timedelta(days=1)  # the end day is included
+    if start and end and end <= start:
+        problems.append("The end date is before the start date; the range was ignored.")
+        return None, None
+    return start, end
+
+
+def filtered(connector: Connector, query: TableQuery) -> QuerySet:
+    """The rows of the table that the filters select (not yet sorted or paged)."""
+    rows = USAGE_TABLES[query.stream.type].objects.filter(connector=connector)
+    if query.task_id:
+        rows = rows.filter(task_id=query.task_id)
+    if query.start:
+        rows = rows.filter(start_time__gte=query.start)
+    if query.end:
+        rows = rows.filter(start_time__lt=query.end)
+    for column, value in query.dims.items():
+        rows = rows.filter(**{column: value})
+    if query.batch is not None:
+        rows = rows.filter(batch=query.batch)
+    if query.q:
+        rows = rows.filter(_text_match(connector, query))
+    return rows
+
+
+def _text_match(connector: Connector, query: TableQuery) -> Q:
+    """Free text: any dimension containing it, or a project, user or key named like it."""
+    text = query.q
+    columns = {f.column for f in query.stream.dimensions if f.type == "str"}
+    match = Q()
+    for column in columns:
+        match |= Q(**{f"{column}__icontains": text})
+    named = {
+        "projectId": ProjectEntry.objects.filter(name__icontains=text),
+        "userId": UserEntry.objects.filter(Q(name__icontains=text) | Q(email__icontains=text)),
+        "apiKeyId": ApiKeyEntry.objects.filter(name__icontains=text),
+    }
+    for column, entries in named.items():
+        if column in columns:
+            ids = entries.filter(connector=connector).values("openai_id")
+            match |= Q(**{f"{column}__in": ids})
+    return match
+
+
+# --- pages --------------------------------------------------------------------------
+
+
+def _encode(value: Any, pk: int) -> str:
+    if isinstance(value, datetime):
+        value = {"t": value.isoformat()}
+    elif isinstance(value, Decimal):
+        value = {"d": str(value)}
+    raw = json.dumps([value, pk]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[Any, int] | None:
+    try:
+        value, pk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if isinstance(value, dict) and "t" in value:
+            value = datetime.fromisoformat(value["t"])
+        elif isinstance(value, dict) and "d" in value:
+            value = Decimal(value["d"])
+        return value, int(pk)
+    except (ValueError, TypeError, json.JSONDecodeError):
+        return None
+
+
+@dataclass
+class Page:
+    rows: list
+    next_cursor: str = ""
+    previous_cursor: str = ""
+
+
+def page(rows: QuerySet, query: TableQuery, size: int = PAGE_SIZE) -> Page:
+    """One keyset page in the query's order; `after`/`before` cursors move through it."""
+    column = query.sort_column
+    field_name = _field_name(rows.model, column)
+    backwards = bool(query.before) and not query.after
+    cursor = _decode(query.before if backwards else query.after)
+    descending = query.descending != backwards
+    if cursor is not None:
+        value, pk = cursor
+        rows = rows.filter(_beyond(field_name, value, pk, descending))
+    order = [f"-{field_name}", "-id"] if descending else [field_name, "id"]
+    found = list(rows.order_by(*order)[: size + 1])
+    more = len(found) > size
+    found = found[:size]
+    if backwards:
+        found.reverse()
+    result = Page(found)
+    if found and (more or backwards):
+        result.next_cursor = _encode(getattr(found[-1], field_name), found[-1].pk)
+    if found and (cursor is not None) and (more or not backwards):
+        result.previous_cursor = _encode(getattr(found[0], field_name), found[0].pk)
+    return result
+
+
+def _field_name(model, column: str) -> str:
+    return next(f.name for f in model._meta.concrete_fields if f.column == column)
+
+
+def _beyond(field_name: str, value: Any, pk: int, descending: bool) -> Q:
+    """Rows after (value, pk) in the order: NULLs sort last ascending, first descending."""
+    op = "lt" if descending else "gt"
+    if value is None:
+        after_nulls = Q(**{f"{field_name}__isnull": False}) if descending else Q(pk__in=[])
+        return after_nulls | Q(**{f"{field_name}__isnull": True, f"pk__{op}": pk})
+    beyond = Q(**{f"{field_name}__{op}": value}) | Q(**{field_name: value, f"pk__{op}": pk})
+    return beyond | Q(**{f"{field_name}__isnull": True}) if not descending else beyond
+
+
+# --- totals and names ---------------------------------------------------------------
+
+
+def totals(rows: QuerySet, stream: UsageStream) -> dict[str, Any]:
+    """The sums of every numeric metric over the whole filtered set, and the row count."""
+    numeric = [f for f in stream.metrics if f.type in ("int", "decimal", "float")]
+    sums = rows.aggregate(
+        rows=Count("id"), **{f.column: Sum(_field_name(rows.model, f.column)) for f in numeric}
+    )
+    return sums
+
+
+@dataclass(frozen=True)
+class Name:
+    text: str
+    state: str = ""  # "archived", "deleted", "removed" or ""
+
+
+def names(connector: Connector, rows: list) -> dict[str, dict[str, Name]]:
+    """Names for the ids on a page, from the connector's directory."""
+    wanted: dict[str, set[str]] = {"projectId": set(), "userId": set(), "apiKeyId": set()}
+    for row in rows:
+        for column, ids in wanted.items():
+            value = getattr(row, column, None)
+            if value:
+                ids.add(value)
+    return {
+        "projectId": _project_names(connector, wanted["projectId"]),
+        "userId": _user_names(connector, wanted["userId"]),
+        "apiKeyId": _key_names(connector, wanted["apiKeyId"]),
+    }
+
+
+def _project_names(connector, ids) -> dict[str, Name]:
+    entries = ProjectEntry.objects.filter(connector=connector, openai_id__in=ids)
+    return {
+        e.openai_id: Name(e.name or e.openai_id, "archived" if e.archived_at else _gone(e))
+        for e in entries
+    }
+
+
+def _user_names(connector, ids) -> dict[str, Name]:
+    entries = UserEntry.objects.filter(connector=connector, openai_id__in=ids)
+    return {e.openai_id: Name(e.name or e.email or e.openai_id, _gone(e)) for e in entries}
+
+
+def _key_names(connector, ids) -> dict[str, Name]:
+    entries = ApiKeyEntry.objects.filter(connector=connector, openai_id__in=ids)
+    return {e.openai_id: Name(e.name or e.openai_id, _gone(e, "deleted")) for e in entries}
+
+
+def _gone(entry, word: str = "removed") -> str:
+    return word if entry.removed_at else ""
+
+
+def key_names_known(connector: Connector) -> bool:
+    return ApiKeyEntry.objects.filter(connector=connector).exists()

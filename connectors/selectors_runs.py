@@ -1,0 +1,78 @@
+"""Reads about runs: histories, the task tree with each task's last and next run, and the
+scheduled runs coming up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+
+from connectors import schedule
+from connectors.models import Connector, Task, TaskRun
+from connectors.openai.streams import STREAMS
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    when: datetime
+    task: Task
+
+
+def run_list() -> QuerySet[TaskRun]:
+    """Runs newest first, with what a history row names."""
+    return TaskRun.objects.select_related("task__connector")
+
+
+def run_duration(run: TaskRun, now: datetime) -> timedelta | None:
+    """How long the run took, or has taken so far; None before it starts."""
+    if run.started_at is None:
+        return None
+    return (run.finished_at or now) - run.started_at
+
+
+def duration_text(duration: timedelta | None) -> str:
+    if duration is None:
+        return ""
+    seconds = max(0, int(duration.total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {seconds:02d} s"
+    return f"{seconds} s"
+
+
+def described(runs, now: datetime) -> list[TaskRun]:
+    """The runs, each given `duration` in words and the `endpoint` it is collecting."""
+    runs = list(runs)
+    for run in runs:
+        run.duration = duration_text(run_duration(run, now))
+        stream = STREAMS.get(run.current_stream)
+        run.endpoint = stream.path if stream else run.current_stream
+    return runs
+
+
+def task_tree(now: datetime) -> list[Connector]:
+    """Every connector with its tasks; each task carries `last_run` and `next_run`."""
+    newest = TaskRun.objects.filter(task=OuterRef("pk")).order_by("-queued_at", "-id")
+    tasks = Task.objects.annotate(last_run_pk=Subquery(newest.values("pk")[:1]))
+    connectors = list(Connector.objects.prefetch_related(Prefetch("tasks", queryset=tasks)))
+    all_tasks = [task for connector in connectors for task in connector.tasks.all()]
+    last_runs = TaskRun.objects.in_bulk([t.last_run_pk for t in all_tasks if t.last_run_pk])
+    for task in all_tasks:
+        task.last_run = last_runs.get(task.last_run_pk)
+        task.next_run = schedule.next_run(task, now)
+    return connectors
+
+
+def upcoming_runs(now: datetime, per_task: int = 3, limit: int = 15) -> list[Upcoming]:
+    """The next few scheduled runs of every task, merged in time order."""
+    scheduled = Task.objects.filter(schedule_enabled=True).select_related("connector")
+    merged = [
+        Upcoming(when, task)
+        for task in scheduled
+        for when in schedule.upcoming(task, now, per_task)
+    ]
+    return sorted(merged, key=lambda u: (u.when, u.task.pk))[:limit]

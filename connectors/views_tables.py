@@ -1,0 +1,178 @@
+"""The collected tables: the list per connector, a table's rows, and its CSV export."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from datetime import UTC
+from decimal import Decimal
+
+from django.db.models import Max, Min
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from connectors import datatables
+from connectors.access import connector_for
+from connectors.models import USAGE_TABLES, Connector
+from connectors.openai.streams import UsageStream
+
+EXPORT_CHUNK = 2000
+
+
+def table_list(request: HttpRequest, pk: int) -> HttpResponse:
+    connector = connector_for(request, pk)
+    tasks = list(connector.tasks.all())
+    tables = []
+    for stream in datatables.usage_streams():
+        rows = USAGE_TABLES[stream.type].objects.filter(connector=connector)
+        span = rows.aggregate(
+            first=Min("start_time"), last=Max("end_time"), updated=Max("last_fetched_at")
+        )
+        feeding = [t for t in tasks if t.query_type in (stream.type, "all", "generic")]
+        tables.append({"stream": stream, "count": rows.count(), "tasks": feeding, **span})
+    context = {"connector": connector, "tables": tables}
+    return render(request, "connectors/table_list.html", context)
+
+
+def _stream(table: str) -> UsageStream:
+    stream = datatables.stream_for_table(table)
+    if stream is None:
+        raise Http404("No such table.")
+    return stream
+
+
+def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
+    connector = connector_for(request, pk)
+    stream = _stream(table)
+    query = datatables.parse_query(stream, request.GET, timezone.now().date())
+    rows = datatables.filtered(connector, query)
+    page = datatables.page(rows, query)
+    totals = datatables.totals(rows, stream)
+    columns = _columns(stream)
+    for column in columns:  # a header link sorts by it, the second click the other way
+        current = query.sort_column == column["column"] and not query.descending
+        column["sort_link"] = f"-{column['column']}" if current else column["column"]
+    context = {
+        "connector": connector,
+        "stream": stream,
+        "query": query,
+        "page": page,
+        "rows": _display_rows(connector, stream, page.rows),
+        "totals": totals,
+        "metric_totals": [_plain(totals.get(f.column)) for f in stream.metrics],
+        "columns": columns,
+        "presets": datatables.PRESETS,
+        "tasks": connector.tasks.all(),
+        "params": request.GET,
+    }
+    template = "connectors/table_detail.html"
+    if request.htmx and request.htmx.target == "table-data":
+        template += "#table-data"
+    return render(request, template, context)
+
+
+def _columns(stream: UsageStream) -> list[dict]:
+    """The product's columns, bucket first; dimensions that have names get them."""
+    named = {"projectId", "userId", "apiKeyId"}
+    columns = [{"column": "startTime", "kind": "time"}, {"column": "endTime", "kind": "time"}]
+    columns += [
+        {"column": f.column, "kind": "name" if f.column in named else "dim"}
+        for f in stream.dimensions
+    ]
+    columns += [{"column": f.column, "kind": "metric", "type": f.type} for f in stream.metrics]
+    return columns
+
+
+def _display_rows(connector: Connector, stream: UsageStream, rows: list) -> list[dict]:
+    names = datatables.names(connector, rows)
+    listed = connector.directory_refreshed_at is not None
+    shown = []
+    for row in rows:
+        cells = []
+        for column in _columns(stream):
+            value = getattr(row, _attr(row, column["column"]))
+            name = names.get(column["column"], {}).get(value) if value else None
+            if value and name is None and listed and column["column"] == "apiKeyId":
+                # Every key of every project is listed: one that is not was deleted.
+                name = datatables.Name(value, "deleted")
+            cells.append({**column, "value": value, "name": name})
+        shown.append({"row": row, "cells": cells})
+    return shown
+
+
+def _attr(row, column: str) -> str:
+    return {"startTime": "start_time", "endTime": "end_time"}.get(column, column)
+
+
+def table_export(request: HttpRequest, pk: int, table: str) -> StreamingHttpResponse:
+    connector = connector_for(request, pk)
+    stream = _stream(table)
+    query = datatables.parse_query(stream, request.GET, timezone.now().date())
+    rows = datatables.filtered(connector, query)
+    response = StreamingHttpResponse(
+        _csv_lines(connector, stream, query, rows), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{stream.table}.csv"'
+    return response
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_lines(connector, stream: UsageStream, query, rows) -> Iterator[str]:
+    """The filtered table in the page's order, then its totals: constant memory."""
+    writer = csv.writer(_Echo())
+    dims = [f.column for f in stream.dimensions]
+    metrics = [f.column for f in stream.metrics]
+    named = [c for c in ("projectId", "userId", "apiKeyId") if c in dims]
+    header = ["startTime", "endTime", "bucketWidth", *dims, *[c[:-2] + "Name" for c in named]]
+    yield writer.writerow([*header, *metrics, "object", "provisional"])
+    field = datatables._field_name(rows.model, query.sort_column)
+    order = [f"-{field}", "-id"] if query.descending else [field, "id"]
+    chunk: list = []
+    for row in rows.order_by(*order).iterator(chunk_size=EXPORT_CHUNK):
+        chunk.append(row)
+        if len(chunk) == EXPORT_CHUNK:
+            yield from _csv_rows(writer, connector, chunk, dims, named, metrics)
+            chunk = []
+    yield from _csv_rows(writer, connector, chunk, dims, named, metrics)
+    sums = datatables.totals(rows, stream)
+    blanks = [""] * (len(header) - 1)
+    yield writer.writerow(["totals", *blanks, *[_plain(sums.get(c)) for c in metrics], "", ""])
+
+
+def _csv_rows(writer, connector, rows, dims, named, metrics) -> Iterator[str]:
+    names = datatables.names(connector, rows)
+    for row in rows:
+        labels = [_label(names[c].get(getattr(row, c))) for c in named]
+        yield writer.writerow(
+            [
+                row.start_time.astimezone(UTC).isoformat(),
+                row.end_time.astimezone(UTC).isoformat(),
+                row.bucket_width,
+                *[_plain(getattr(row, c)) for c in dims],
+                *labels,
+                *[_plain(getattr(row, c)) for c in metrics],
+                row.object,
+                "true" if row.provisional else "false",
+            ]
+        )
+
+
+def _label(name) -> str:
+    if name is None:
+        return ""
+    return f"{name.text} ({name.state})" if name.state else name.text
+
+
+def _plain(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return str(value)
