@@ -1,11 +1,12 @@
 from django.urls import path
 
-from connectors import views, views_runs, views_tables
+from connectors import views, views_runs, views_settings, views_tables
 
 app_name = "connectors"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("settings/", views_settings.preferences, name="preferences"),
     path("connectors/", views.connector_list, name="connector-list"),
     path("connectors/add/", views.connector_catalogue, name="connector-catalogue"),
     path("connectors/add/<slug:kind>/", views.connector_add, name="connector-add"),

@@ -1,4 +1,5 @@
 from connectors.models.config import Connector, IntervalUnit, QueueBehaviour, Task
+from connectors.models.people import Preference
 from connectors.models.runs import RunStatus, RunTrigger, StreamState, TaskRun
 from connectors.models.tables import (
     DIRECTORY_TABLES,
@@ -14,6 +15,7 @@ __all__ = [
     "Connector",
     "DIRECTORY_TABLES",
     "IntervalUnit",
+    "Preference",
     "ProjectEntry",
     "QueueBehaviour",
     "RunStatus",

@@ -73,8 +73,13 @@ def test_it_shows_names_with_the_raw_id_on_hover(staff_client, collected, emulat
 
 
 def test_it_marks_archived_projects_and_deleted_keys(staff_client, make_task, emulator):
-    collected = make_task("completions", StartTime="2025-01-01", EndTime="2026-11-01",
-                          BucketWidth="1d", GroupBy=["project_id", "api_key_id"])
+    collected = make_task(
+        "completions",
+        StartTime="2025-01-01",
+        EndTime="2026-11-01",
+        BucketWidth="1d",
+        GroupBy=["project_id", "api_key_id"],
+    )
     assert run_now(collected).status == "succeeded"
     directory = emulator.directory_truth()
     rows = USAGE_TABLES["completions"].objects.filter(task=collected)
@@ -155,3 +160,25 @@ def test_it_exports_the_filtered_table_with_totals_equal_to_the_screen(
     assert Decimal(total[header.index("inputTokens")]) == expected["input_tokens"]
     screen = staff_client.get(url(collected, project=project)).content.decode()
     assert f'<td class="num">{total[header.index("inputTokens")]}</td>' in screen
+
+
+def test_it_shows_times_in_the_users_time_zone_but_costs_in_utc_days(
+    staff_client, user, collected, make_task
+):
+    response = staff_client.post(reverse("connectors:preferences"), {"time_zone": "Asia/Tokyo"})
+    assert response.status_code == 302
+    html = staff_client.get(url(collected, sort="startTime")).content.decode()
+    assert "times in Asia/Tokyo" in html
+    assert "2026-10-01 09:00" in html  # the first UTC day starts at 09:00 in Tokyo
+    costs = make_task("costs", StartTime="2026-10-01", EndTime="2026-10-03")
+    assert run_now(costs).status == "succeeded"
+    base = reverse("connectors:table-detail", args=[costs.connector_id, "costs"])
+    html = staff_client.get(f"{base}?preset=all&sort=startTime").content.decode()
+    assert "daily costs are UTC days" in html
+    assert '<td class="time start">2026-10-01' in html
+
+
+def test_it_refuses_an_unknown_time_zone(staff_client):
+    response = staff_client.post(reverse("connectors:preferences"), {"time_zone": "Mars/Base"})
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
