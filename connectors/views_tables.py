@@ -96,7 +96,7 @@ def _display_rows(connector: Connector, stream: UsageStream, rows: list) -> list
             if value and name is None and listed and column["column"] == "apiKeyId":
                 # Every key of every project is listed: one that is not was deleted.
                 name = datatables.Name(value, "deleted")
-            cells.append({**column, "value": value, "name": name})
+            cells.append({**column, "value": value, "name": name, "text": _plain(value)})
         shown.append({"row": row, "cells": cells})
     return shown
 
