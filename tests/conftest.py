@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import importlib.util  # TEMP
 import os
 
 import pytest
@@ -8,9 +7,7 @@ from django.test import Client
 
 from connectors.models import Connector, Task
 
-pytest_plugins = ["tests.fixtures_servers"] + (
-    ["tests.fixtures_emulator"] if importlib.util.find_spec("tests.fixtures_emulator") else []
-)  # TEMP
+pytest_plugins = ["tests.fixtures_emulator", "tests.fixtures_servers", "tests.fixtures_worker"]
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM calls from
 # the test body are still synchronous and safe there.
