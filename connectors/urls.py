@@ -1,6 +1,6 @@
 from django.urls import path
 
-from connectors import views, views_runs, views_settings, views_tables
+from connectors import views, views_charts, views_runs, views_settings, views_tables
 
 app_name = "connectors"
 
@@ -37,4 +37,14 @@ urlpatterns = [
         name="table-export",
     ),
     path("tasks/<int:pk>/parameters.json", views.task_parameters, name="task-parameters"),
+    path(
+        "connectors/<int:pk>/overview/",
+        views_charts.connector_overview,
+        name="connector-overview",
+    ),
+    path(
+        "connectors/<int:pk>/tables/<str:table>/charts/",
+        views_charts.table_charts,
+        name="table-charts",
+    ),
 ]

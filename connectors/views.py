@@ -170,7 +170,10 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "upcoming": schedule.upcoming(task, now),
         **views_runs.history_context(task, now),
     }
-    return render(request, "connectors/task_detail.html", context)
+    template = "connectors/task_detail.html"
+    if request.htmx and request.htmx.target == "task-history":
+        template += "#task-history"  # a run ended: only its history is re-rendered
+    return render(request, template, context)
 
 
 def _label(technical_name: str) -> str:
