@@ -8,6 +8,7 @@ filesystem Celery broker, so it needs nothing but Python.
 from __future__ import annotations
 
 import os
+from importlib.util import find_spec
 from pathlib import Path
 
 import dj_database_url
@@ -114,6 +115,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Plotly's JavaScript is served from the installed `plotly` wheel, never copied into the
+# repository: /static/vendor/plotly/plotly.min.js
+STATICFILES_DIRS.append(("vendor/plotly", Path(find_spec("plotly").origin).parent / "package_data"))
 STATIC_ROOT = VAR_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True  # serve from the app dirs too, so `collectstatic` is optional
 

@@ -1,0 +1,379 @@
+"""Chart data for the table pages and the connector overview: aggregates, never rows.
+
+Every selector takes a filtered QuerySet (`datatables.filtered`), so a chart shows exactly
+the rows the table lists, and answers with a few GROUP BY queries returning plain lists
+and dicts. Times are truncated in SQL (UTC) to a grain that keeps each series under
+MAX_POINTS points. A table may hold buckets of several widths (a 1d and a 1h task):
+charts read one width only, so nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+from django.db.models import Count, F, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Trunc
+
+from connectors import datatables
+from connectors.models import USAGE_TABLES, Connector, RunStatus, TaskRun
+from connectors.models.runs import ACTIVE
+from connectors.openai.streams import WIDTH_SECONDS, UsageStream, streams_for
+
+TOP = 10
+STACKED = 8  # series drawn in a stacked chart; the others are summed as "Other"
+MAX_POINTS = 400
+GRAINS = (("minute", 60), ("hour", 3600), ("day", 86400))
+REQUESTS = "numModelRequests"
+NAMED = ("projectId", "userId", "apiKeyId")
+NONE_LABEL = "(none)"
+LABELS = {
+    "projectId": "project",
+    "userId": "user",
+    "apiKeyId": "API key",
+    "model": "model",
+    "lineItem": "line item",
+    "amountValue": "cost (USD)",
+    "numModelRequests": "requests",
+}
+
+
+def main_metrics(stream: UsageStream) -> tuple[str, ...]:
+    """What a stream's charts measure: its required counts that are not request counts
+    (completions: input and output tokens), or else its first number (costs: the amount)."""
+    required = tuple(f.column for f in stream.metrics if f.required and f.column != REQUESTS)
+    if required:
+        return required
+    return next((f.column,) for f in stream.metrics if f.type in ("int", "decimal", "float"))
+
+
+def metric_label(metrics: tuple[str, ...]) -> str:
+    if metrics == ("inputTokens", "outputTokens"):
+        return "tokens (input + output)"
+    return " + ".join(LABELS.get(m, m) for m in metrics)
+
+
+# --- one bucket width, and the grain of the time axis ---------------------------------
+
+
+@dataclass
+class Buckets:
+    """The rows of one bucket width, and the time grain their charts use."""
+
+    rows: QuerySet
+    width: str
+    grain: str
+    step: int  # seconds per point of the time axis
+    others: list[str] = field(default_factory=list)  # widths present but left out
+
+
+def buckets(rows: QuerySet) -> Buckets | None:
+    """The widest bucket width present and the finest grain that draws it: one query."""
+    spans = rows.order_by().values("bucket_width").annotate(first=Min("start_time"))
+    spans = list(spans.annotate(last=Max("start_time")))
+    spans = [s for s in spans if s["bucket_width"] in WIDTH_SECONDS]
+    if not spans:
+        return None
+    spans.sort(key=lambda s: WIDTH_SECONDS[s["bucket_width"]], reverse=True)
+    chosen = spans[0]
+    width = WIDTH_SECONDS[chosen["bucket_width"]]
+    seconds = (chosen["last"] - chosen["first"]).total_seconds()
+    grain, step = next(
+        ((g, s) for g, s in GRAINS if s >= width and seconds / s <= MAX_POINTS), GRAINS[-1]
+    )
+    others = [s["bucket_width"] for s in spans[1:]]
+    return Buckets(
+        rows.filter(bucket_width=chosen["bucket_width"]),
+        chosen["bucket_width"],
+        grain,
+        step,
+        others,
+    )
+
+
+# --- series over time and top lists ---------------------------------------------------
+
+
+def over_time(
+    connector: Connector, found: Buckets, metrics: tuple[str, ...], by: str | None
+) -> dict[str, Any]:
+    """Sums per time slot: one series per value of `by` (the largest STACKED, then
+    "Other"), or one series per metric when `by` is None. `provisional` flags the slots
+    holding a bucket OpenAI may still revise."""
+    sums = {f"m{i}": Sum(m) for i, m in enumerate(metrics)}
+    slot = Trunc("start_time", found.grain, tzinfo=UTC)
+    keys = ("slot", by) if by else ("slot",)
+    grouped = found.rows.order_by().annotate(slot=slot).values(*keys)
+    grouped = grouped.annotate(**sums, n_provisional=Count("id", filter=Q(provisional=True)))
+    slots: list[datetime] = []
+    provisional: list[bool] = []
+    values: dict[Any, dict[int, Any]] = defaultdict(dict)
+    for row in grouped.order_by("slot"):
+        if not slots or slots[-1] != row["slot"]:
+            slots.append(row["slot"])
+            provisional.append(False)
+        provisional[-1] = provisional[-1] or row["n_provisional"] > 0
+        parts = {m: row[f"m{i}"] or 0 for i, m in enumerate(metrics)}
+        for key, value in ({row[by]: sum(parts.values())} if by else parts).items():
+            cells = values[key]
+            cells[len(slots) - 1] = cells.get(len(slots) - 1, 0) + value
+    series = (
+        _stacked(connector, by, values, len(slots))
+        if by
+        else [
+            {"key": m, "name": LABELS.get(m, m), "y": _dense(values[m], len(slots))}
+            for m in metrics
+        ]
+    )
+    return {
+        "x": [s.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") for s in slots],
+        "step": found.step,
+        "grain": found.grain,
+        "provisional": provisional,
+        "series": series,
+    }
+
+
+def _dense(cells: dict[int, Any], length: int) -> list:
+    return [cells.get(i, 0) for i in range(length)]
+
+
+def _stacked(connector: Connector, by: str, values: dict, length: int) -> list[dict]:
+    """The largest STACKED series by total, then the rest summed as one "Other"."""
+    ranked = sorted(values, key=lambda k: (-sum(values[k].values()), k is None, str(k)))
+    shown, rest = ranked[:STACKED], ranked[STACKED:]
+    names = labels(connector, by, shown)
+    series = [{"key": k, "name": names[k], "y": _dense(values[k], length)} for k in shown]
+    if rest:
+        other = [sum(values[k].get(i, 0) for k in rest) for i in range(length)]
+        series.append({"key": None, "name": f"Other ({len(rest)})", "y": other})
+    return series
+
+
+def _total(metrics: tuple[str, ...]):
+    if len(metrics) == 1:
+        return Sum(metrics[0])
+    expression = Coalesce(F(metrics[0]), Value(0))
+    for metric in metrics[1:]:
+        expression = expression + Coalesce(F(metric), Value(0))
+    return Sum(expression)
+
+
+def top(
+    connector: Connector, rows: QuerySet, column: str, metrics: tuple[str, ...], limit: int = TOP
+) -> list[dict]:
+    """The `limit` values of a dimension with the largest sums (grouped, then LIMIT)."""
+    grouped = rows.exclude(**{f"{column}__isnull": True}).order_by().values(column)
+    grouped = grouped.annotate(total=_total(metrics))
+    found = list(grouped.order_by(F("total").desc(nulls_last=True), column)[:limit])
+    names = labels(connector, column, [r[column] for r in found])
+    return [{"key": r[column], "name": names[r[column]], "value": r["total"] or 0} for r in found]
+
+
+def model_of(line_item: str) -> str:
+    """The model a cost line item is for ("gpt-4o-…, input" → "gpt-4o-…")."""
+    for separator in (", ", " | "):
+        head = line_item.split(separator)[0]
+        if head and head != line_item:
+            return head
+    return line_item
+
+
+def top_models_by_cost(costs: QuerySet, limit: int = TOP) -> list[dict]:
+    """Line items summed in SQL, then folded by model: a handful of groups, not rows."""
+    grouped = costs.exclude(lineItem__isnull=True).order_by().values("lineItem")
+    sums: dict[str, Decimal] = defaultdict(Decimal)
+    for row in grouped.annotate(total=Sum("amountValue")):
+        sums[model_of(row["lineItem"])] += row["total"] or 0
+    ranked = sorted(sums.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    return [{"key": name, "name": name, "value": value} for name, value in ranked]
+
+
+def labels(connector: Connector, column: str | None, keys: list) -> dict[Any, str]:
+    """Display names: directory names for project, user and key ids, made unique."""
+    if column not in NAMED:
+        return {k: NONE_LABEL if k is None else str(k) for k in keys}
+    probes = [SimpleNamespace(**{column: k}) for k in keys if k]
+    known = datatables.names(connector, probes)[column]
+    result, seen = {}, set()
+    for key in keys:
+        name = known.get(key)
+        text = NONE_LABEL if key is None else (name.text if name else key)
+        if name and name.state:
+            text = f"{text} ({name.state})"
+        if text in seen:  # two projects may share a name; a chart axis may not
+            text = f"{text} · {key}"
+        seen.add(text)
+        result[key] = text
+    return result
+
+
+# --- a table page's charts ------------------------------------------------------------
+
+
+def split_options(stream: UsageStream) -> dict[str, str]:
+    """What the main chart can be stacked by: URL value → dimension column (or metrics)."""
+    dims = {f.column for f in stream.dimensions}
+    wanted = ("projectId", "lineItem") if stream.type == "costs" else ("model", "projectId")
+    options = {LABELS[c].replace(" ", "_"): c for c in wanted if c in dims}
+    if len(main_metrics(stream)) > 1:
+        options["metric"] = ""
+    return options
+
+
+def table_charts(
+    connector: Connector, stream: UsageStream, rows: QuerySet, split: str = ""
+) -> dict[str, Any]:
+    """Every chart of a table page for the filtered rows, as data for the template."""
+    options = split_options(stream)
+    split = split if split in options else next(iter(options), "")
+    found = buckets(rows)
+    choices = [(value, LABELS.get(column, "input / output")) for value, column in options.items()]
+    result = {"split": split, "split_choices": choices, "charts": [], "width": "", "others": []}
+    if found is None:
+        return result
+    metrics, by = main_metrics(stream), options.get(split) or None
+    label = metric_label(metrics)
+    charts = [_over_time_chart(connector, found, "chart-main", label, metrics, by)]
+    if REQUESTS in {f.column for f in stream.metrics} and REQUESTS not in metrics:
+        by = by or ("model" if "model" in options.values() else None)
+        charts.append(
+            _over_time_chart(connector, found, "chart-requests", "requests", (REQUESTS,), by)
+        )
+    for column in ("projectId", "model", "userId", "lineItem"):
+        if column in {f.column for f in stream.dimensions}:
+            items = top(connector, found.rows, column, metrics)
+            title = f"Top {LABELS[column]}s by {label}"
+            charts.append(_chart(f"chart-top-{column}", title, "top", metrics, items=items))
+    return result | {"charts": charts, "width": found.width, "others": found.others}
+
+
+def _over_time_chart(connector, found: Buckets, chart_id: str, label: str, metrics, by):
+    title = f"{label[0].upper()}{label[1:]} per {found.grain}"
+    title += f" by {LABELS.get(by, by)}" if by else ""
+    data = over_time(connector, found, metrics, by)
+    return _chart(chart_id, title, "stack", metrics, **data)
+
+
+def _chart(chart_id: str, title: str, kind: str, metrics: tuple[str, ...], **data) -> dict:
+    unit = "$" if metrics == ("amountValue",) else ""
+    return {"id": chart_id, "title": title, "kind": kind, "unit": unit, **data}
+
+
+# --- the connector overview -----------------------------------------------------------
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+def month_spend(costs: QuerySet, month: date, today: date) -> dict[str, Any]:
+    """Spend in `month` and in the month before (UTC days), in one query. `to_date` sums
+    the month before over as many days as `month` has had, for a like-for-like change."""
+    start = month.replace(day=1)
+    previous = (start - timedelta(days=1)).replace(day=1)
+    end = (start + timedelta(days=32)).replace(day=1)
+    elapsed = min(today + timedelta(days=1), end) - start
+    cut = min(previous + max(elapsed, timedelta()), start)
+    window = costs.filter(start_time__gte=_midnight(previous), start_time__lt=_midnight(end))
+    sums = window.aggregate(
+        this=Sum("amountValue", filter=Q(start_time__gte=_midnight(start))),
+        last=Sum("amountValue", filter=Q(start_time__lt=_midnight(start))),
+        to_date=Sum("amountValue", filter=Q(start_time__lt=_midnight(cut))),
+    )
+    sums = {k: v or Decimal(0) for k, v in sums.items()}
+    sums["change"] = (
+        (sums["this"] - sums["to_date"]) / sums["to_date"] * 100 if sums["to_date"] else None
+    )
+    partial = start <= today < end
+    through = cut - timedelta(days=1)  # the last day `to_date` includes
+    return sums | {"month": start, "previous": previous, "partial": partial, "through": through}
+
+
+def overview(connector: Connector, month: date, today: date) -> dict[str, Any]:
+    """Spend this month against last, the 30-day trend up to the month's end (or today),
+    the top projects and models by cost and by tokens, and every task's health."""
+    costs = USAGE_TABLES["costs"].objects.filter(connector=connector)
+    spend = month_spend(costs, month, today)
+    end = min(today + timedelta(days=1), (spend["month"] + timedelta(days=32)).replace(day=1))
+    since = _midnight(end - timedelta(days=30))
+    recent_costs = costs.filter(start_time__gte=since, start_time__lt=_midnight(end))
+    tokens = USAGE_TABLES["completions"].objects.filter(
+        connector=connector, start_time__gte=since, start_time__lt=_midnight(end)
+    )
+    charts = []
+    daily = buckets(recent_costs)
+    if daily is not None:
+        trend = over_time(connector, daily, ("amountValue",), None)
+        trend["series"][0]["name"] = "cost"
+        charts.append(_chart("chart-trend", "Cost per day", "stack", ("amountValue",), **trend))
+        cost = ("amountValue",)
+        by_project = top(connector, daily.rows, "projectId", cost)
+        charts.append(
+            _chart("chart-cost-projects", "Top projects by cost", "top", cost, items=by_project)
+        )
+        by_model = top_models_by_cost(daily.rows)
+        charts.append(
+            _chart("chart-cost-models", "Top models by cost", "top", cost, items=by_model)
+        )
+    used = buckets(tokens)
+    if used is not None:
+        both = ("inputTokens", "outputTokens")
+        for column in ("projectId", "model"):
+            items = top(connector, used.rows, column, both)
+            title = f"Top {LABELS[column]}s by tokens"
+            charts.append(_chart(f"chart-tokens-{column}", title, "top", both, items=items))
+    window = {"start": since, "end": _midnight(end) - timedelta(days=1)}
+    health = task_health(connector)
+    failing = [h for h in health if h["failing"]]
+    return {"spend": spend, "charts": charts, "window": window, "tasks": health, "failing": failing}
+
+
+def task_health(connector: Connector) -> list[dict[str, Any]]:
+    """Per task: its last successful run, its last finished run (and error), and how new
+    its newest collected bucket is and whether that bucket is still provisional."""
+    finished = TaskRun.objects.filter(task=OuterRef("pk")).exclude(status__in=ACTIVE)
+    finished = finished.order_by("-queued_at", "-id")
+    tasks = connector.tasks.annotate(
+        last_success=Max("runs__finished_at", filter=Q(runs__status=RunStatus.SUCCEEDED)),
+        last_status=Subquery(finished.values("status")[:1]),
+        last_error=Subquery(finished.values("error")[:1]),
+        last_finished=Subquery(finished.values("finished_at")[:1]),
+    )
+    health = []
+    for task in tasks.order_by("id"):
+        newest = [_newest(task, s) for s in streams_for(task.query_type)]
+        newest = [n for n in newest if n is not None]
+        health.append(
+            {
+                "task": task,
+                "newest": max((n["end_time"] for n in newest), default=None),
+                "provisional": [n["table"] for n in newest if n["provisional"]],
+                "failing": task.last_status == RunStatus.FAILED,
+            }
+        )
+    return health
+
+
+def _newest(task, stream) -> dict | None:
+    """The task's newest bucket in one table. One LIMIT 1 per bucket width, each read
+    backwards from the natural-key index (task, bucketWidth, startTime), so a task with
+    no rows in a large table costs nothing."""
+    if not isinstance(stream, UsageStream):
+        return None
+    table = USAGE_TABLES[stream.type].objects
+    newest = [
+        table.filter(task=task, bucket_width=width)
+        .order_by("-start_time")
+        .values("end_time", "provisional")
+        .first()
+        for width in stream.bucket_widths
+    ]
+    newest = [row for row in newest if row is not None]
+    if not newest:
+        return None
+    return max(newest, key=lambda row: row["end_time"]) | {"table": stream.table}

@@ -1,0 +1,55 @@
+"""Charts: a table's charts (an HTMX fragment of its page) and the connector overview."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+
+from connectors import charts, datatables
+from connectors.access import connector_for
+
+
+def table_charts(request: HttpRequest, pk: int, table: str) -> HttpResponse:
+    """The charts of a table page, for the same filters as its table.
+
+    Charts are drawn by JavaScript, so a plain request goes to the table page itself.
+    """
+    connector = connector_for(request, pk)
+    stream = datatables.stream_for_table(table)
+    if stream is None:
+        raise Http404("No such table.")
+    if not request.htmx:
+        target = reverse("connectors:table-detail", args=[connector.pk, stream.table])
+        return redirect(f"{target}?{request.GET.urlencode()}" if request.GET else target)
+    query = datatables.parse_query(stream, request.GET, timezone.now().date())
+    rows = datatables.filtered(connector, query)
+    data = charts.table_charts(connector, stream, rows, request.GET.get("split", ""))
+    context = {"connector": connector, "stream": stream, **data}
+    return render(request, "connectors/_charts.html#table-charts", context)
+
+
+def connector_overview(request: HttpRequest, pk: int) -> HttpResponse:
+    connector = connector_for(request, pk)
+    today = timezone.now().date()
+    month, problems = _month(request.GET.get("month", ""), today)
+    context = {
+        "connector": connector,
+        "problems": problems,
+        **charts.overview(connector, month, today),
+    }
+    return render(request, "connectors/connector_overview.html", context)
+
+
+def _month(text: str, today: date) -> tuple[date, list[str]]:
+    """The month the overview shows (`YYYY-MM`, UTC); this month when empty or invalid."""
+    text = text.strip()[:20]
+    if not text:
+        return today.replace(day=1), []
+    try:
+        return date.fromisoformat(f"{text[:7]}-01"), []
+    except ValueError:
+        return today.replace(day=1), [f"“{text}” is not a month (YYYY-MM); showing this month."]
