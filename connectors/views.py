@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from connectors import runs, schedule, selectors, services, views_runs
 from connectors.access import connector_for, posted, redirect_to, require_staff, task_for
 from connectors.catalogue import CATALOGUE, categories
-from connectors.forms import ConnectorForm, ScheduleForm, TaskForm, task_initial
+from connectors.forms import ConnectorForm, ScheduleForm, TaskForm, named_params, task_initial
 from connectors.models import Connector, RunTrigger, Task
 from connectors.openai.plan import params_for
 from connectors.openai.streams import QUERY_TYPES
@@ -162,7 +162,7 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "task": task,
         "connector": task.connector,
         "parameter_rows": [
-            (_label(name), name, _shown(value)) for name, value in task.parameters.items()
+            (_label(name), name, _shown(value)) for name, value in _in_form_order(task).items()
         ],
         "estimates": estimates,
         "total_requests": total,
@@ -174,6 +174,14 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx and request.htmx.target == "task-history":
         template += "#task-history"  # a run ended: only its history is re-rendered
     return render(request, template, context)
+
+
+def _in_form_order(task: Task) -> dict:
+    """The stored parameters in the order the form shows them (Postgres' jsonb keeps keys
+    in an order of its own)."""
+    ordered = {"type": task.parameters.get("type", task.query_type)}
+    ordered |= {name: task.parameters.get(name) for name, _ in named_params(task.query_type)}
+    return ordered | task.parameters
 
 
 def _label(technical_name: str) -> str:
@@ -220,7 +228,7 @@ def connector_run_all(request: HttpRequest, pk: int) -> HttpResponse:
 
 def task_parameters(request: HttpRequest, pk: int) -> JsonResponse:
     task = task_for(request, pk)
-    response = JsonResponse(task.parameters, json_dumps_params={"indent": 2})
+    response = JsonResponse(_in_form_order(task), json_dumps_params={"indent": 2})
     response["Content-Disposition"] = f'attachment; filename="task-{task.pk}-parameters.json"'
     return response
 

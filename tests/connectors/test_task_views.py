@@ -187,3 +187,14 @@ def test_it_asks_before_deleting_a_task(staff_client, task):
     response = staff_client.post(url)
     assert response.url == reverse("connectors:connector-detail", args=[task.connector_id])
     assert not Task.objects.filter(pk=task.pk).exists()
+
+
+def test_it_shows_and_exports_parameters_in_the_forms_order(staff_client, task):
+    from connectors.forms import named_params
+
+    expected = ["type", *[name for name, _ in named_params("completions")]]
+    exported = staff_client.get(reverse("connectors:task-parameters", args=[task.pk]))
+    assert list(json.loads(exported.content)) == expected
+    html = staff_client.get(reverse("connectors:task-detail", args=[task.pk])).content.decode()
+    positions = [html.index(f"<code>{name}</code>") for name in expected]
+    assert positions == sorted(positions)
