@@ -245,29 +245,28 @@ def _timed(timers: dict[str, float], name: str, function: Callable) -> Callable:
 
 
 def _instrument(timers: dict[str, float]) -> None:
-    """Time the collector's stages from outside: requests (and within them JSON parsing),
-    row building and the upserts."""
+    """Time the collector's stages from outside: requests (and within them JSON parsing)
+    and the page writes (rows built and upserted)."""
     from connectors import runs
-    from connectors.openai import client, collector
+    from connectors.openai import client
 
     client.AdminClient.get = _timed(timers, "request", client.AdminClient.get)
     client._parse = _timed(timers, "json", client._parse)
-    collector.usage_rows = _timed(timers, "rows", collector.usage_rows)
-    runs.upsert = _timed(timers, "upsert", runs.upsert)
+    runs.write_page = _timed(timers, "upsert", runs.write_page)
 
 
 def _sample_rss(samples: list[int]) -> None:
-    """Record the worker's resident memory (kB) after each page's upsert."""
+    """Record the worker's resident memory (kB) after each page's write."""
     from connectors import runs
 
-    upsert = runs.upsert
+    write_page = runs.write_page
 
     def sampled(*args, **kwargs):
-        counts = upsert(*args, **kwargs)
+        counts = write_page(*args, **kwargs)
         samples.append(_current_rss_kb())
         return counts
 
-    runs.upsert = sampled
+    runs.write_page = sampled
 
 
 def _current_rss_kb() -> int:

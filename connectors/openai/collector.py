@@ -13,7 +13,6 @@ from typing import Any
 
 from connectors.openai.client import AdminClient
 from connectors.openai.pages import list_pages, usage_pages
-from connectors.openai.persistence import usage_rows
 from connectors.openai.plan import StreamQuery
 from connectors.openai.retry import RetryPolicy, call_with_retries
 from connectors.openai.streams import (
@@ -81,8 +80,9 @@ def usage_params(query: StreamQuery, start: datetime) -> dict[str, Any]:
 
 @dataclass
 class Page:
-    rows: list[dict[str, Any]]
+    buckets: list[dict[str, Any]]
     reached: datetime  # the end of the page's last bucket: where a resumed run goes on
+    provisional_after: int  # buckets ending after this (epoch seconds) may still change
 
 
 class Fetcher:
@@ -103,9 +103,7 @@ class Fetcher:
         return self.client.server_time or datetime.now(UTC)
 
 
-def collect_usage(
-    fetcher: Fetcher, query: StreamQuery, start: datetime, task_id: int, connector_id: int
-) -> Iterator[Page]:
+def collect_usage(fetcher: Fetcher, query: StreamQuery, start: datetime) -> Iterator[Page]:
     stream = query.stream
     first = floor_time(start, "1d") if stream.floor_to_day else start
     window = provisional_window(stream, query.width)
@@ -119,8 +117,8 @@ def collect_usage(
         if not buckets:
             continue
         provisional_after = int((fetcher.server_now() - window).timestamp())
-        rows = usage_rows(stream, query.width, task_id, connector_id, buckets, provisional_after)
-        yield Page(rows, datetime.fromtimestamp(buckets[-1]["end_time"], UTC))
+        reached = datetime.fromtimestamp(buckets[-1]["end_time"], UTC)
+        yield Page(buckets, reached, provisional_after)
 
 
 def list_all(fetcher: Fetcher, path: str, params: dict[str, Any] | None = None) -> Iterator[list]:

@@ -8,6 +8,7 @@ typed arrays (unnest), SQLite from one JSON document (json_each).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -20,7 +21,6 @@ from django.db import connection, models
 from connectors.openai.pages import ContractError
 from connectors.openai.streams import Field, UsageStream
 
-ROW_KEY_NAMESPACE = uuid.UUID("8f4b2f4e-5d0c-4b8e-9a55-0d3c6f1e2a7b")
 KEY_COLUMNS = ("taskId", "bucketWidth", "startTime", "rowKey")
 
 
@@ -34,6 +34,12 @@ class Counts:
         self.inserted += other.inserted
         self.updated += other.updated
         self.unchanged += other.unchanged
+
+
+def row_key(dims: list[Any]) -> uuid.UUID:
+    """The dimensions as one value: the MD5 of their JSON array, as Postgres prints it."""
+    text = json.dumps(dims, ensure_ascii=False)
+    return uuid.UUID(hashlib.md5(text.encode(), usedforsecurity=False).hexdigest())
 
 
 def _lookup(result: dict[str, Any], dotted: str) -> Any:
@@ -78,7 +84,9 @@ def usage_rows(
 ) -> list[dict[str, Any]]:
     """One row per bucket and result; a bucket ending after `provisional_after` (epoch
     seconds) may still be revised by OpenAI and is marked provisional."""
-    known = {f.api.split(".")[0] for f in (*stream.dimensions, *stream.metrics)} | {"object"}
+    fields = (*stream.dimensions, *stream.metrics)
+    dimensions = stream.dimensions
+    known = {f.api.split(".")[0] for f in fields} | {"object"}
     rows = []
     for bucket in buckets:
         start = datetime.fromtimestamp(bucket["start_time"], UTC)
@@ -86,11 +94,8 @@ def usage_rows(
         for result in bucket["results"]:
             if not isinstance(result, dict):
                 raise ContractError(f"{stream.path} returned a result that is not an object.")
-            row = {
-                f.column: _typed(f, _lookup(result, f.api), stream.path)
-                for f in (*stream.dimensions, *stream.metrics)
-            }
-            dims = [row[f.column] for f in stream.dimensions]
+            row = {f.column: _typed(f, _lookup(result, f.api), stream.path) for f in fields}
+            dims = [row[f.column] for f in dimensions]
             extra = {k: v for k, v in result.items() if k not in known}
             row |= {
                 "taskId": task_id,
@@ -98,7 +103,7 @@ def usage_rows(
                 "startTime": start,
                 "endTime": end,
                 "bucketWidth": width,
-                "rowKey": uuid.uuid5(ROW_KEY_NAMESPACE, json.dumps(dims)),
+                "rowKey": row_key(dims),
                 "object": str(result.get("object") or stream.result_object),
                 "provisional": bucket["end_time"] > provisional_after,
                 "extra": extra or None,

@@ -12,8 +12,9 @@ from django.utils import timezone
 from connectors import runs
 from connectors.models import USAGE_TABLES, RunStatus, TaskRun
 from connectors.openai.emulator import DEMO_NO_USAGE_KEY, FaultConfig
-from connectors.openai.persistence import upsert, usage_rows
+from connectors.openai.pages import ContractError
 from connectors.openai.streams import STREAMS
+from connectors.openai.writer import write_page
 from tests.collection.conftest import run_now, table_rows, truth_rows
 
 
@@ -156,28 +157,70 @@ def test_it_fires_each_scheduled_time_once(task, django_capture_on_commit_callba
 def test_it_writes_a_page_in_one_statement_whatever_its_size(task, size):
     stream = STREAMS["completions"]
     start = int(datetime(2026, 9, 1, tzinfo=UTC).timestamp())
-    buckets = [
-        {
-            "object": "bucket",
-            "start_time": start + i * 3600,
-            "end_time": start + (i + 1) * 3600,
-            "results": [
-                {
-                    "object": stream.result_object,
-                    "input_tokens": i,
-                    "output_tokens": 1,
-                    "num_model_requests": 1,
-                }
-            ],
+
+    def page(tokens: int) -> list[dict]:
+        result = {
+            "object": stream.result_object,
+            "input_tokens": tokens,
+            "output_tokens": 1,
+            "num_model_requests": 1,
         }
-        for i in range(size)
-    ]
-    rows = usage_rows(stream, "1h", task.pk, task.connector_id, buckets, start)
+        return [
+            {
+                "object": "bucket",
+                "start_time": start + i * 3600,
+                "end_time": start + (i + 1) * 3600,
+                "results": [result | {"input_tokens": tokens + i}],
+            }
+            for i in range(size)
+        ]
+
     model = USAGE_TABLES["completions"]
     with CaptureQueriesContext(connection) as queries:
-        counts = upsert(model, rows, timezone.now())
+        counts = write_page(
+            model, stream, "1h", task.pk, task.connector_id, page(0), start, timezone.now()
+        )
     assert len(queries) == 1
     assert counts.inserted == size
-    rows[0]["inputTokens"] = 999
-    counts = upsert(model, rows, timezone.now() + timedelta(seconds=1))
+    changed = page(0)
+    changed[0]["results"][0]["input_tokens"] = 999
+    counts = write_page(
+        model,
+        stream,
+        "1h",
+        task.pk,
+        task.connector_id,
+        changed,
+        start,
+        timezone.now() + timedelta(seconds=1),
+    )
     assert (counts.inserted, counts.updated, counts.unchanged) == (0, 1, size - 1)
+    assert model.objects.filter(task=task).count() == size
+
+
+def test_it_refuses_a_metric_of_the_wrong_type(task):
+    stream = STREAMS["completions"]
+    bucket = {
+        "object": "bucket",
+        "start_time": 0,
+        "end_time": 3600,
+        "results": [
+            {
+                "object": stream.result_object,
+                "input_tokens": "lots",
+                "output_tokens": 1,
+                "num_model_requests": 1,
+            }
+        ],
+    }
+    with pytest.raises(ContractError, match="input_tokens|wrong type"):
+        write_page(
+            USAGE_TABLES["completions"],
+            stream,
+            "1h",
+            task.pk,
+            task.connector_id,
+            [bucket],
+            0,
+            timezone.now(),
+        )
