@@ -15,7 +15,7 @@ from connectors.catalogue import CATALOGUE, categories
 from connectors.forms import ConnectorForm, ScheduleForm, TaskForm, named_params, task_initial
 from connectors.models import Connector, RunTrigger, Task
 from connectors.openai.plan import params_for
-from connectors.openai.streams import QUERY_TYPES
+from connectors.openai.streams import QUERY_TYPES, UsageStream, streams_for
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -166,6 +166,7 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ],
         "estimates": estimates,
         "total_requests": total,
+        "tables": [s.table for s in streams_for(task.query_type) if isinstance(s, UsageStream)],
         "schedule_text": schedule.describe(task),
         "upcoming": schedule.upcoming(task, now),
         **views_runs.history_context(task, now),

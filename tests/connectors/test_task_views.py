@@ -198,3 +198,9 @@ def test_it_shows_and_exports_parameters_in_the_forms_order(staff_client, task):
     html = staff_client.get(reverse("connectors:task-detail", args=[task.pk])).content.decode()
     positions = [html.index(f"<code>{name}</code>") for name in expected]
     assert positions == sorted(positions)
+
+
+def test_it_links_a_task_to_its_own_rows_in_each_table(staff_client, task):
+    html = staff_client.get(reverse("connectors:task-detail", args=[task.pk])).content.decode()
+    table = reverse("connectors:table-detail", args=[task.connector_id, "completions"])
+    assert f'href="{table}?task={task.pk}&amp;preset=all"' in html
