@@ -17,6 +17,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet, Sum
 
 from connectors.models import (
+    DAILY_TABLES,
     USAGE_TABLES,
     ApiKeyEntry,
     Connector,
@@ -155,15 +156,21 @@ def _custom_range(params, problems: list[str]) -> tuple[datetime | None, datetim
     return start, end
 
 
-def filtered(connector: Connector, query: TableQuery) -> QuerySet:
-    """The rows of the table that the filters select (not yet sorted or paged)."""
-    rows = USAGE_TABLES[query.stream.type].objects.filter(connector=connector)
+def filtered(connector: Connector, query: TableQuery, daily: bool = False) -> QuerySet:
+    """The rows the filters select (not yet sorted or paged); with `daily`, the rows of
+    the table's daily rollup instead (ranges are whole UTC days, so both agree)."""
+    model = (DAILY_TABLES if daily else USAGE_TABLES)[query.stream.type]
+    rows = model.objects.filter(connector=connector)
     if query.task_id:
         rows = rows.filter(task_id=query.task_id)
     if query.start:
-        rows = rows.filter(start_time__gte=query.start)
+        rows = rows.filter(
+            **({"day__gte": query.start.date()} if daily else {"start_time__gte": query.start})
+        )
     if query.end:
-        rows = rows.filter(start_time__lt=query.end)
+        rows = rows.filter(
+            **({"day__lt": query.end.date()} if daily else {"start_time__lt": query.end})
+        )
     for column, value in query.dims.items():
         rows = rows.filter(**{column: value})
     if query.batch is not None:
@@ -264,12 +271,19 @@ def _beyond(field_name: str, value: Any, pk: int, descending: bool) -> Q:
 # --- totals and names ---------------------------------------------------------------
 
 
-def totals(rows: QuerySet, stream: UsageStream) -> dict[str, Any]:
-    """The sums of every numeric metric over the whole filtered set, and the row count."""
-    numeric = [f for f in stream.metrics if f.type in ("int", "decimal", "float")]
-    sums = rows.aggregate(
-        rows=Count("id"), **{f.column: Sum(_field_name(rows.model, f.column)) for f in numeric}
-    )
+def totals(connector: Connector, query: TableQuery) -> dict[str, Any]:
+    """The sums of every numeric metric over the whole filtered set, and its row count.
+
+    Read from the daily rollup where the table has one: a few hundred thousand rollup
+    rows instead of ten million rows, with exactly the same sums.
+    """
+    stream = query.stream
+    daily = stream.type in DAILY_TABLES
+    rows = filtered(connector, query, daily=daily)
+    numeric = [f.column for f in stream.metrics if f.type in ("int", "decimal", "float")]
+    count = Sum("row_count") if daily else Count("id")
+    sums = rows.aggregate(rows=count, **{c: Sum(_field_name(rows.model, c)) for c in numeric})
+    sums["rows"] = sums["rows"] or 0
     return sums
 
 

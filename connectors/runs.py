@@ -10,7 +10,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -27,6 +27,7 @@ from connectors.models import (
     Task,
     TaskRun,
 )
+from connectors.openai import rollup
 from connectors.openai.client import AdminClient, OpenAIError
 from connectors.openai.collector import Fetcher, collect_usage, window_start
 from connectors.openai.persistence import Counts
@@ -263,6 +264,8 @@ def _collect_stream(run, recorder, fetcher, query: StreamQuery, start: datetime)
                 page.buckets, page.provisional_after, timezone.now(),
             )  # fmt: skip
             run.checkpoint = {**run.checkpoint, stream.type: {"reached": page.reached.isoformat()}}
+            first = datetime.fromtimestamp(page.buckets[0]["start_time"], UTC)
+            rollup.refresh_days(stream, task.pk, query.width, first, page.reached)
             run.window_start = page.reached
             recorder.page_done(counts)
         release_memory()

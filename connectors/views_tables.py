@@ -48,7 +48,7 @@ def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
     query = datatables.parse_query(stream, request.GET, timezone.now().date())
     rows = datatables.filtered(connector, query)
     page = datatables.page(rows, query)
-    totals = datatables.totals(rows, stream)
+    totals = datatables.totals(connector, query)
     columns = _columns(stream)
     for column in columns:  # a header link sorts by it, the second click the other way
         current = query.sort_column == column["column"] and not query.descending
@@ -139,7 +139,7 @@ def _csv_lines(connector, stream: UsageStream, query, rows) -> Iterator[str]:
             yield from _csv_rows(writer, connector, chunk, dims, named, metrics)
             chunk = []
     yield from _csv_rows(writer, connector, chunk, dims, named, metrics)
-    sums = datatables.totals(rows, stream)
+    sums = datatables.totals(connector, query)
     blanks = [""] * (len(header) - 1)
     yield writer.writerow(["totals", *blanks, *[_plain(sums.get(c)) for c in metrics], "", ""])
 

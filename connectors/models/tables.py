@@ -78,6 +78,57 @@ def _usage_table(stream: UsageStream) -> type[models.Model]:
 
 USAGE_TABLES: dict[str, type[models.Model]] = {s.type: _usage_table(s) for s in USAGE_STREAMS}
 
+NUMERIC = ("int", "decimal", "float")
+
+
+def _daily_table(stream: UsageStream) -> type[models.Model]:
+    """The daily rollup of a usage table: per task, bucket width, UTC day and dimensions,
+    the sums of its numeric metrics under the same column names, and how many rows each
+    sums. Totals and charts over long ranges read it instead of millions of rows."""
+    attrs: dict = {
+        "__module__": __name__,
+        "task": models.ForeignKey(
+            Task, on_delete=models.CASCADE, db_column="taskId", related_name="+"
+        ),
+        "connector": models.ForeignKey(
+            Connector, on_delete=models.CASCADE, db_column="connectorId", related_name="+"
+        ),
+        "day": models.DateField(),
+        "bucket_width": models.CharField(max_length=2, db_column="bucketWidth"),
+        "row_key": models.UUIDField(db_column="rowKey"),
+        "row_count": models.PositiveIntegerField(db_column="rowCount"),
+        "provisional_rows": models.PositiveIntegerField(db_column="provisionalRows"),
+    }
+    for field in stream.dimensions:
+        attrs[field.column] = _column(field)
+    for field in stream.metrics:
+        if field.type in NUMERIC:
+            attrs[field.column] = _column(field)
+    table = f"{stream.table}Daily"
+    attrs["Meta"] = type(
+        "Meta",
+        (),
+        {
+            "db_table": table,
+            "constraints": [
+                models.UniqueConstraint(
+                    fields=["task", "bucket_width", "day", "row_key"],
+                    name=f"{table.lower()[:18]}_natural_key",
+                )
+            ],
+            "indexes": [
+                models.Index(fields=["connector", "day"], name=f"{table.lower()[:18]}_conn_day"),
+            ],
+        },
+    )
+    return type(_class_name(table), (models.Model,), attrs)
+
+
+# Costs come in daily buckets only: their own table is already daily.
+DAILY_TABLES: dict[str, type[models.Model]] = {
+    s.type: _daily_table(s) for s in USAGE_STREAMS if set(s.bucket_widths) - {"1d"}
+}
+
 
 class DirectoryEntry(models.Model):
     """A directory row of a connector's organization, kept fresh by its runs.

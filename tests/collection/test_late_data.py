@@ -55,3 +55,26 @@ def test_it_advances_the_mark_only_when_a_run_succeeds(make_task, emulator):
     failed = run_now(task)
     assert failed.status == "failed"
     assert StreamState.objects.get(task=task, stream="completions").high_water == T0
+
+
+def test_it_keeps_the_daily_rollup_equal_to_its_rows_through_revisions(make_task, emulator):
+    from django.db.models import Count, Sum
+    from django.db.models.functions import TruncDate
+
+    from connectors.models import DAILY_TABLES
+
+    task = open_ended_task(make_task)
+    assert run_now(task).status == "succeeded"
+    emulator.advance(2 * 3600)
+    assert run_now(task).status == "succeeded"
+    rows = (
+        USAGE_TABLES["completions"]
+        .objects.filter(task=task)
+        .annotate(day=TruncDate("start_time", tzinfo=UTC))
+        .values("day", "model")
+        .annotate(tokens=Sum("inputTokens"), n=Count("id"))
+    )
+    daily = DAILY_TABLES["completions"].objects.filter(task=task)
+    assert {(r["day"], r["model"]): (r["tokens"], r["n"]) for r in rows} == {
+        (d.day, d.model): (d.inputTokens, d.row_count) for d in daily
+    }
