@@ -69,12 +69,26 @@ class Buckets:
     grain: str
     step: int  # seconds per point of the time axis
     others: list[str] = field(default_factory=list)  # widths present but left out
+    daily: QuerySet | None = None  # the same rows summed per UTC day (the rollup)
+
+    @property
+    def summed(self) -> QuerySet:
+        """The cheapest rows holding the same sums: the rollup where there is one."""
+        return self.daily if self.daily is not None else self.rows
 
 
-def buckets(rows: QuerySet) -> Buckets | None:
-    """The widest bucket width present and the finest grain that draws it: one query."""
-    spans = rows.order_by().values("bucket_width").annotate(first=Min("start_time"))
-    spans = list(spans.annotate(last=Max("start_time")))
+def buckets(rows: QuerySet, daily: QuerySet | None = None) -> Buckets | None:
+    """The widest bucket width present and the finest grain that draws it: one query,
+    on the daily rollup when there is one."""
+    if daily is not None:
+        spans = daily.order_by().values("bucket_width").annotate(first=Min("day"))
+        spans = [
+            s | {"first": _midnight(s["first"]), "last": _midnight(s["last"]) + timedelta(days=1)}
+            for s in spans.annotate(last=Max("day"))
+        ]
+    else:
+        spans = rows.order_by().values("bucket_width").annotate(first=Min("start_time"))
+        spans = list(spans.annotate(last=Max("start_time")))
     spans = [s for s in spans if s["bucket_width"] in WIDTH_SECONDS]
     if not spans:
         return None
@@ -86,12 +100,14 @@ def buckets(rows: QuerySet) -> Buckets | None:
         ((g, s) for g, s in GRAINS if s >= width and seconds / s <= MAX_POINTS), GRAINS[-1]
     )
     others = [s["bucket_width"] for s in spans[1:]]
+    width_only = {"bucket_width": chosen["bucket_width"]}
     return Buckets(
-        rows.filter(bucket_width=chosen["bucket_width"]),
+        rows.filter(**width_only),
         chosen["bucket_width"],
         grain,
         step,
         others,
+        daily.filter(**width_only) if daily is not None else None,
     )
 
 
@@ -105,16 +121,21 @@ def over_time(
     "Other"), or one series per metric when `by` is None. `provisional` flags the slots
     holding a bucket OpenAI may still revise."""
     sums = {f"m{i}": Sum(m) for i, m in enumerate(metrics)}
-    slot = Trunc("start_time", found.grain, tzinfo=UTC)
     keys = ("slot", by) if by else ("slot",)
-    grouped = found.rows.order_by().annotate(slot=slot).values(*keys)
-    grouped = grouped.annotate(**sums, n_provisional=Count("id", filter=Q(provisional=True)))
+    if found.grain == "day" and found.daily is not None:
+        grouped = found.daily.order_by().annotate(slot=F("day")).values(*keys)
+        grouped = grouped.annotate(**sums, n_provisional=Sum("provisional_rows"))
+    else:
+        slot = Trunc("start_time", found.grain, tzinfo=UTC)
+        grouped = found.rows.order_by().annotate(slot=slot).values(*keys)
+        grouped = grouped.annotate(**sums, n_provisional=Count("id", filter=Q(provisional=True)))
     slots: list[datetime] = []
     provisional: list[bool] = []
     values: dict[Any, dict[int, Any]] = defaultdict(dict)
     for row in grouped.order_by("slot"):
-        if not slots or slots[-1] != row["slot"]:
-            slots.append(row["slot"])
+        slot = row["slot"] if isinstance(row["slot"], datetime) else _midnight(row["slot"])
+        if not slots or slots[-1] != slot:
+            slots.append(slot)
             provisional.append(False)
         provisional[-1] = provisional[-1] or row["n_provisional"] > 0
         parts = {m: row[f"m{i}"] or 0 for i, m in enumerate(metrics)}
@@ -226,12 +247,16 @@ def split_options(stream: UsageStream) -> dict[str, str]:
 
 
 def table_charts(
-    connector: Connector, stream: UsageStream, rows: QuerySet, split: str = ""
+    connector: Connector,
+    stream: UsageStream,
+    rows: QuerySet,
+    split: str = "",
+    daily: QuerySet | None = None,
 ) -> dict[str, Any]:
     """Every chart of a table page for the filtered rows, as data for the template."""
     options = split_options(stream)
     split = split if split in options else next(iter(options), "")
-    found = buckets(rows)
+    found = buckets(rows, daily)
     choices = [(value, LABELS.get(column, "input / output")) for value, column in options.items()]
     result = {"split": split, "split_choices": choices, "charts": [], "width": "", "others": []}
     if found is None:
@@ -246,7 +271,7 @@ def table_charts(
         )
     for column in ("projectId", "model", "userId", "lineItem"):
         if column in {f.column for f in stream.dimensions}:
-            items = top(connector, found.rows, column, metrics)
+            items = top(connector, found.summed, column, metrics)
             title = f"Top {LABELS[column]}s by {label}"
             charts.append(_chart(f"chart-top-{column}", title, "top", metrics, items=items))
     return result | {"charts": charts, "width": found.width, "others": found.others}

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from connectors import charts, datatables
 from connectors.access import connector_for
+from connectors.models import DAILY_TABLES
 
 
 def table_charts(request: HttpRequest, pk: int, table: str) -> HttpResponse:
@@ -27,7 +28,10 @@ def table_charts(request: HttpRequest, pk: int, table: str) -> HttpResponse:
         return redirect(f"{target}?{request.GET.urlencode()}" if request.GET else target)
     query = datatables.parse_query(stream, request.GET, timezone.now().date())
     rows = datatables.filtered(connector, query)
-    data = charts.table_charts(connector, stream, rows, request.GET.get("split", ""))
+    daily = (
+        datatables.filtered(connector, query, daily=True) if stream.type in DAILY_TABLES else None
+    )
+    data = charts.table_charts(connector, stream, rows, request.GET.get("split", ""), daily)
     context = {"connector": connector, "stream": stream, **data}
     return render(request, "connectors/_charts.html#table-charts", context)
 
