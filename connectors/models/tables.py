@@ -27,6 +27,18 @@ def _column(field: Field) -> models.Field:
     return models.TextField(**column)
 
 
+def _owners() -> dict[str, models.Field]:
+    """The task and connector a row belongs to."""
+    return {
+        "task": models.ForeignKey(
+            Task, on_delete=models.CASCADE, db_column="taskId", related_name="+"
+        ),
+        "connector": models.ForeignKey(
+            Connector, on_delete=models.CASCADE, db_column="connectorId", related_name="+"
+        ),
+    }
+
+
 def _class_name(table: str) -> str:
     return table[0].upper() + table[1:]
 
@@ -34,12 +46,7 @@ def _class_name(table: str) -> str:
 def _usage_table(stream: UsageStream) -> type[models.Model]:
     attrs: dict = {
         "__module__": __name__,
-        "task": models.ForeignKey(
-            Task, on_delete=models.CASCADE, db_column="taskId", related_name="+"
-        ),
-        "connector": models.ForeignKey(
-            Connector, on_delete=models.CASCADE, db_column="connectorId", related_name="+"
-        ),
+        **_owners(),
         "start_time": models.DateTimeField(db_column="startTime"),
         "end_time": models.DateTimeField(db_column="endTime"),
         "bucket_width": models.CharField(max_length=2, db_column="bucketWidth"),
@@ -87,12 +94,7 @@ def _daily_table(stream: UsageStream) -> type[models.Model]:
     sums. Totals and charts over long ranges read it instead of millions of rows."""
     attrs: dict = {
         "__module__": __name__,
-        "task": models.ForeignKey(
-            Task, on_delete=models.CASCADE, db_column="taskId", related_name="+"
-        ),
-        "connector": models.ForeignKey(
-            Connector, on_delete=models.CASCADE, db_column="connectorId", related_name="+"
-        ),
+        **_owners(),
         "day": models.DateField(),
         "bucket_width": models.CharField(max_length=2, db_column="bucketWidth"),
         "row_key": models.UUIDField(db_column="rowKey"),

@@ -36,6 +36,11 @@ class Counts:
         self.unchanged += other.unchanged
 
 
+def known_fields(stream: UsageStream) -> set[str]:
+    """The result fields the table has columns for; any other lands in `extra`."""
+    return {f.api.split(".")[0] for f in (*stream.dimensions, *stream.metrics)} | {"object"}
+
+
 def row_key(dims: list[Any]) -> uuid.UUID:
     """The dimensions as one value: the MD5 of their JSON array, as Postgres prints it."""
     text = json.dumps(dims, ensure_ascii=False)
@@ -86,7 +91,7 @@ def usage_rows(
     seconds) may still be revised by OpenAI and is marked provisional."""
     fields = (*stream.dimensions, *stream.metrics)
     dimensions = stream.dimensions
-    known = {f.api.split(".")[0] for f in fields} | {"object"}
+    known = known_fields(stream)
     rows = []
     for bucket in buckets:
         start = datetime.fromtimestamp(bucket["start_time"], UTC)

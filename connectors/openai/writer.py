@@ -15,7 +15,13 @@ from typing import Any
 from django.db import DataError, connection, models
 
 from connectors.openai.pages import ContractError
-from connectors.openai.persistence import KEY_COLUMNS, Counts, upsert, usage_rows
+from connectors.openai.persistence import (
+    KEY_COLUMNS,
+    Counts,
+    known_fields,
+    upsert,
+    usage_rows,
+)
 from connectors.openai.streams import Field, UsageStream
 
 CASTS = {"int": "bigint", "decimal": "numeric", "float": "double precision", "bool": "boolean"}
@@ -94,14 +100,13 @@ def write_page(
     sql = _STATEMENTS.get(stream.type) or _STATEMENTS.setdefault(
         stream.type, _statement(model, stream)
     )
-    fields = (*stream.dimensions, *stream.metrics)
     params = {
         "task": task_id,
         "connector": connector_id,
         "width": width,
         "object": stream.result_object,
         "provisional_after": provisional_after,
-        "known": sorted({f.api.split(".")[0] for f in fields} | {"object"}),
+        "known": sorted(known_fields(stream)),
         "now": fetched_at,
         "page": json.dumps(buckets, ensure_ascii=False),
     }
