@@ -259,13 +259,19 @@ def _field_name(model, column: str) -> str:
 
 
 def _beyond(field_name: str, value: Any, pk: int, descending: bool) -> Q:
-    """Rows after (value, pk) in the order: NULLs sort last ascending, first descending."""
+    """Rows after (value, pk) in the order: NULLs sort last ascending, first descending.
+
+    The redundant bound on the value alone lets an index on the column start right at
+    the cursor instead of walking past every earlier row."""
     op = "lt" if descending else "gt"
     if value is None:
         after_nulls = Q(**{f"{field_name}__isnull": False}) if descending else Q(pk__in=[])
         return after_nulls | Q(**{f"{field_name}__isnull": True, f"pk__{op}": pk})
     beyond = Q(**{f"{field_name}__{op}": value}) | Q(**{field_name: value, f"pk__{op}": pk})
-    return beyond | Q(**{f"{field_name}__isnull": True}) if not descending else beyond
+    bound = Q(**{f"{field_name}__{op}e": value})
+    if descending:
+        return bound & beyond
+    return (bound & beyond) | Q(**{f"{field_name}__isnull": True})
 
 
 # --- totals and names ---------------------------------------------------------------
