@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
+from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 
@@ -28,7 +29,13 @@ def refresh_days(
     begin = datetime.combine(first, time(), UTC)
     stop = datetime.combine(last + timedelta(days=1), time(), UTC)
     dims = [f.column for f in stream.dimensions]
-    sums = {f.column: Sum(f.column) for f in stream.metrics if f.type in NUMERIC}
+    sums = [f.column for f in stream.metrics if f.type in NUMERIC]
+    daily.objects.filter(
+        task_id=task_id, bucket_width=width, day__gte=first, day__lte=last
+    ).delete()
+    if connection.vendor == "postgresql":
+        _insert_select(stream, daily, dims, sums, (task_id, width, begin, stop))
+        return
     groups = (
         USAGE_TABLES[stream.type]
         .objects.filter(
@@ -37,14 +44,32 @@ def refresh_days(
         .annotate(day=TruncDate("start_time", tzinfo=UTC))
         .values("day", "row_key", "connector_id", *dims)
         .annotate(
-            **sums,
+            **{c: Sum(c) for c in sums},
             row_count=Count("id"),
             provisional_rows=Count("id", filter=Q(provisional=True)),
         )
         .order_by()
     )
-    rows = [daily(task_id=task_id, bucket_width=width, **group) for group in groups]
-    daily.objects.filter(
-        task_id=task_id, bucket_width=width, day__gte=first, day__lte=last
-    ).delete()
-    daily.objects.bulk_create(rows)
+    daily.objects.bulk_create(
+        [daily(task_id=task_id, bucket_width=width, **group) for group in groups]
+    )
+
+
+def _insert_select(stream, daily, dims: list[str], sums: list[str], params: tuple) -> None:
+    """On Postgres the sums go from table to rollup in one statement, never via Python."""
+    q = connection.ops.quote_name
+    keys = ["taskId", "connectorId", "bucketWidth", "rowKey", *dims]
+    totals = [f"sum({q(c)})" for c in sums]
+    sql = (
+        f"INSERT INTO {q(daily._meta.db_table)} "
+        f"({', '.join(q(c) for c in [*keys, 'day', *sums, 'rowCount', 'provisionalRows'])}) "
+        f"SELECT {', '.join(q(c) for c in keys)}, "
+        f"({q('startTime')} AT TIME ZONE 'UTC')::date, {', '.join([*totals, ''])}"
+        "count(*), count(*) FILTER (WHERE provisional) "
+        f"FROM {q(USAGE_TABLES[stream.type]._meta.db_table)} "
+        f"WHERE {q('taskId')} = %s AND {q('bucketWidth')} = %s "
+        f"AND {q('startTime')} >= %s AND {q('startTime')} < %s "
+        f"GROUP BY {', '.join(q(c) for c in keys)}, ({q('startTime')} AT TIME ZONE 'UTC')::date"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)

@@ -1,0 +1,597 @@
+"""Benchmark: how fast are the table view, its totals row and the charts on 10M rows?
+
+Seeds the completions table with a year of 1h buckets (20 projects x 15 models x 60
+users, 10 million rows by default, loaded with COPY; skipped when the table already holds
+exactly that seed), then measures, in this process, with Django's test Client and a
+logged-in staff user:
+
+- the table view (`connectors:table-detail`): the first page (last 30 days, newest
+  first), page 10,000 (the keyset cursor of row 499,950 in that order), a page filtered
+  by project and model, a page sorted by inputTokens, a free-text search, and the first
+  page of all time;
+- the totals row (`datatables.totals`: COUNT and SUMs) for the last 30 days and for all
+  time, called directly;
+- the chart selectors of `connectors.charts` (`buckets`, `over_time`, `top`, and
+  `table_charts`, which makes all of a table's charts) for the last 30 days, project +
+  model, and all time; the HTMX chart fragment (`connectors:table-charts`) for the same;
+  `overview` and `task_health` once. This section is skipped, and says so, while
+  `connectors.charts` does not import.
+
+Each scenario runs 2 warm-ups, then 20 timed repetitions (fewer, but at least 5, when
+20 would take over 20 s: the `n` column); p50 and p95 are wall time in this process
+(server time: no network, no browser; the test Client keeps its DB connection). Each is
+compared against its bare SQL: the heavy queries it runs (captured once with
+CaptureQueriesContext: the page query and the totals aggregate, or every query of a
+chart on the usage table), each run directly on a cursor.
+
+Targets: p95 under 200 ms for every table page, under 500 ms for every chart; each view
+within 1.5x of its bare SQL (p50 over p50). A miss is reported, not raised.
+
+    .venv/bin/python bench/views.py [--rows N] [--repeat N] [--explain] [--seed-only]
+                                    [--database-url URL]
+
+--rows 1000000 seeds (and measures) a tenth of the data; --explain prints EXPLAIN
+(ANALYZE, BUFFERS) of the queries behind each missed target.
+
+The database (default postgres://postgres@127.0.0.1:5432/datahub_bench_views) is created
+and migrated if needed; its name must contain "bench" (its completions table is
+emptied when it does not hold the seed asked for).
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/datahub_bench_views"
+DEFAULT_ROWS = 10_000_000
+WARMUPS, REPEAT = 2, 20
+PAGE_TARGET_MS, CHART_TARGET_MS, RATIO_TARGET = 200.0, 500.0, 1.5
+SEED_TIMEOUT = 30 * 60  # seconds; a longer seed is rolled back
+DEEP_PAGE = 10_000
+SCENARIO_BUDGET, MIN_REPEAT = 20.0, 5  # seconds of timed runs per scenario, at least 5 runs
+STAFF = "bench-views-staff"
+
+
+# --- setup --------------------------------------------------------------------------
+
+
+def _configure(database_url: str) -> None:
+    from cryptography.fernet import Fernet
+
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datahub.settings")
+    os.environ.setdefault("DATAHUB_ENCRYPTION_KEY", Fernet.generate_key().decode())
+
+
+def _create_database(database_url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    name = urlsplit(database_url).path.lstrip("/")
+    admin_url = urlsplit(database_url)._replace(path="/postgres").geturl()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def _setup_django() -> None:
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def _usage_model():
+    from connectors.models import USAGE_TABLES
+
+    return USAGE_TABLES["completions"]
+
+
+# --- seed ---------------------------------------------------------------------------
+
+
+def _connector_and_task():
+    from bench import _views_data as data
+    from connectors.models import Connector, Task
+
+    connector = Connector.objects.filter(name=data.CONNECTOR_NAME).first()
+    if connector is None:
+        connector = Connector(kind="openai", name=data.CONNECTOR_NAME, base_url="http://x.test")
+        connector.set_admin_key("sk-admin-bench")
+        connector.save()
+    task = connector.tasks.filter(query_type="completions").first()
+    if task is None:
+        task = Task.objects.create(connector=connector, query_type="completions", parameters={})
+    return connector, task
+
+
+def _seeded(connector, rows: int) -> bool:
+    model = _usage_model()
+    return (
+        connector.description.startswith(f"seed:{rows}:")
+        and model.objects.count() == rows
+        and model.objects.filter(connector=connector).count() == rows
+    )
+
+
+def _seed(connector, task, rows: int, database_url: str) -> None:
+    import psycopg
+    from django.db import connection
+
+    from bench import _views_data as data
+
+    plan = data.Plan(rows, datetime.now(UTC).replace(minute=0, second=0, microsecond=0))
+    plan = data.Plan(rows, plan.end + timedelta(hours=1))  # the current hour is the last
+    print(f"Seeding {rows:,} rows ({plan.per_hour} per hour, {plan.start} → {plan.end}) …")
+    began = time.perf_counter()
+    connection.close()
+    table = _usage_model()._meta.db_table
+    columns = {f.column for f in _usage_model()._meta.concrete_fields if not f.primary_key}
+    assert columns == set(data.COLUMNS), f"the seed misses {columns ^ set(data.COLUMNS)}"
+    with psycopg.connect(database_url) as conn:
+        data.load(conn, table, plan, (task.pk, connector.pk), began + SEED_TIMEOUT)
+        conn.autocommit = True
+        conn.execute(f'VACUUM ANALYZE "{table}"')
+    data.directory(connector, plan.end)
+    connector.directory_refreshed_at = plan.end
+    connector.description = f"seed:{rows}:{plan.start.isoformat()}:{plan.end.isoformat()}"
+    connector.save()
+    print(f"Seeded in {time.perf_counter() - began:.0f} s.")
+
+
+def _prepare(rows: int, database_url: str):
+    connector, task = _connector_and_task()
+    if _seeded(connector, rows):
+        print(f"The table already holds the {rows:,}-row seed ({connector.description}).")
+    else:
+        _seed(connector, task, rows, database_url)
+        connector.refresh_from_db()
+    _roll_up(task)
+    return connector
+
+
+def _roll_up(task) -> None:
+    """Fill the daily rollup as collection does, a month at a time (once)."""
+    from django.db import transaction
+
+    from connectors.models import DAILY_TABLES
+    from connectors.openai import rollup
+    from connectors.openai.streams import STREAMS
+
+    daily = DAILY_TABLES["completions"]
+    if daily.objects.filter(task=task).exists():
+        return
+    model = _usage_model()
+    first = model.objects.filter(task=task).order_by("start_time").first().start_time
+    last = model.objects.filter(task=task).order_by("-start_time").first().end_time
+    print("Filling the daily rollup …", flush=True)
+    began = time.perf_counter()
+    while first < last:
+        stop = min(first + timedelta(days=30), last)
+        with transaction.atomic():
+            rollup.refresh_days(STREAMS["completions"], task.pk, "1h", first, stop)
+        first = stop
+    print(f"Rolled up in {time.perf_counter() - began:.0f} s: {daily.objects.count():,} rows.")
+
+
+# --- measuring ----------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    """One scenario: its timings, those of its bare SQL, and its target."""
+
+    section: str  # "page", "totals" or "chart"
+    name: str
+    target_ms: float
+    times: list[float] = field(default_factory=list)  # ms, one per repetition
+    bare: list[float] = field(default_factory=list)  # ms, the heavy queries run directly
+    queries: list[str] = field(default_factory=list)  # the heavy queries' SQL
+    note: str = ""
+
+    @property
+    def p50(self) -> float:
+        return _percentile(self.times, 50)
+
+    @property
+    def p95(self) -> float:
+        return _percentile(self.times, 95)
+
+    @property
+    def ratio(self) -> float:
+        bare = _percentile(self.bare, 50)
+        return self.p50 / bare if bare else float("nan")
+
+    @property
+    def fast(self) -> bool:
+        return self.p95 < self.target_ms
+
+    @property
+    def lean(self) -> bool:
+        return self.ratio <= RATIO_TARGET
+
+
+def _percentile(values: list[float], pct: int) -> float:
+    """Nearest rank: of 20 values, p50 is the 10th and p95 the 19th."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[max(0, -(-len(ordered) * pct // 100) - 1)]
+
+
+def _repeat(call: Callable[[], Any], repeat: int) -> list[float]:
+    """Warm up, then time `repeat` calls, fewer when they would overrun SCENARIO_BUDGET."""
+    began = time.perf_counter()
+    for _ in range(WARMUPS):
+        call()
+    each = (time.perf_counter() - began) / WARMUPS
+    repeat = max(MIN_REPEAT, min(repeat, int(SCENARIO_BUDGET / max(each, 1e-6))))
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - began) * 1000)
+    return times
+
+
+def _heavy_queries(call: Callable[[], Any]) -> list[str]:
+    """The SQL `call` runs against the usage table, captured from one call."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    table = connection.ops.quote_name(_usage_model()._meta.db_table)
+    with CaptureQueriesContext(connection) as captured:
+        call()
+    return [q["sql"] for q in captured.captured_queries if table in q["sql"]]
+
+
+def _run_bare(queries: list[str]) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for sql in queries:
+            cursor.execute(sql)
+            cursor.fetchall()
+
+
+def _measure(result: Result, call: Callable[[], Any], repeat: int) -> Result:
+    result.queries = _heavy_queries(call)
+    result.times = _repeat(call, repeat)
+    result.bare = _repeat(lambda: _run_bare(result.queries), repeat)
+    return result
+
+
+# --- the table view -----------------------------------------------------------------
+
+
+def _table_query(connector, params: dict[str, str]):
+    from django.http import QueryDict
+    from django.utils import timezone
+
+    from connectors import datatables
+
+    stream = datatables.stream_for_table(_usage_model()._meta.db_table)
+    get = QueryDict(urlencode(params))
+    return datatables.parse_query(stream, get, timezone.now().date())
+
+
+def _deep_cursor(connector, params: dict[str, str], page: int) -> str:
+    """The `after` cursor that opens page `page` of the default order: one OFFSET query."""
+    from connectors import datatables
+
+    query = _table_query(connector, params)
+    rows = datatables.filtered(connector, query).order_by("-start_time", "-id")
+    start, pk = rows.values_list("start_time", "id")[(page - 1) * datatables.PAGE_SIZE - 1]
+    return datatables._encode(start, pk)
+
+
+def _page_scenarios(connector) -> dict[str, dict[str, str]]:
+    from bench import _views_data as data
+
+    project, model = data.project_id(3), data.model_name(1)
+    return {
+        "first page (last 30 days)": {},
+        f"page {DEEP_PAGE:,} (last 30 days)": {"after": _deep_cursor(connector, {}, DEEP_PAGE)},
+        "filtered: project + model": {"project": project, "model": model},
+        "sorted: -inputTokens": {"sort": "-inputTokens"},
+        "search: q=Project 03": {"q": "Project 03"},
+        "first page (all time)": {"preset": "all"},
+    }
+
+
+def _client():
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    user, _ = get_user_model().objects.get_or_create(
+        username=STAFF, defaults={"is_staff": True, "is_superuser": True}
+    )
+    client = Client(SERVER_NAME="localhost")  # an allowed host, without test settings
+    client.force_login(user)
+    return client
+
+
+def _pages(connector, repeat: int) -> list[Result]:
+    from django.urls import reverse
+
+    url = reverse("connectors:table-detail", args=[connector.pk, "completions"])
+    client = _client()
+    results = []
+    for name, params in _page_scenarios(connector).items():
+        print(f"  page: {name} …", flush=True)
+        result = Result("page", name, PAGE_TARGET_MS)
+        results.append(_measure(result, _getter(client, url, params), repeat))
+    return results
+
+
+def _getter(client, url: str, params: dict[str, str], **headers: str) -> Callable[[], Any]:
+    def get() -> Any:
+        response = client.get(url, params, **headers)
+        if response.status_code != 200:
+            raise RuntimeError(f"{url}?{urlencode(params)} answered {response.status_code}")
+        return response
+
+    return get
+
+
+# --- totals -------------------------------------------------------------------------
+
+
+def _totals(connector, repeat: int) -> list[Result]:
+    from connectors import datatables
+
+    results = []
+    for preset in ("last30", "all"):
+        query = _table_query(connector, {"preset": preset})
+
+        def call(query=query) -> Any:
+            return datatables.totals(connector, query)
+
+        print(f"  totals: {preset} …", flush=True)
+        result = Result("totals", f"totals ({preset})", PAGE_TARGET_MS)
+        results.append(_measure(result, call, repeat))
+    return results
+
+
+# --- charts -------------------------------------------------------------------------
+
+CHART_FILTERS = {  # the same filters as the table pages
+    "last 30 days": {},
+    "project + model": {"project": "proj_bench03", "model": "gpt-4o-mini-2024-07-18"},
+    "all time": {"preset": "all"},
+}
+
+
+def _charts(connector, repeat: int) -> list[Result]:
+    """The chart selectors of `connectors.charts` for each of CHART_FILTERS, the table's
+    chart fragment over HTTP, and the connector overview; nothing when the module does
+    not import (yet)."""
+    try:
+        from connectors import charts
+    except Exception as error:  # a module being written may fail in any way
+        print(f"  charts: skipped, connectors.charts does not import ({error!r})")
+        return []
+    results = []
+    for label, params in CHART_FILTERS.items():
+        for name, call in _chart_calls(charts, connector, params).items():
+            results.append(_chart(f"{name} ({label})", call, repeat))
+    for name, call in _connector_calls(charts, connector).items():
+        results.append(_chart(name, call, repeat))
+    _print_untimed(charts)
+    return results
+
+
+TIMED = {"buckets", "over_time", "top", "table_charts", "overview", "task_health"}
+
+
+def _chart_calls(charts, connector, params: dict[str, str]) -> dict[str, Callable]:
+    """One call per chart a table page draws, as `charts.table_charts` makes them."""
+    from connectors import datatables
+
+    query = _table_query(connector, params)
+    rows = datatables.filtered(connector, query)
+    daily = datatables.filtered(connector, query, daily=True)
+    stream = query.stream
+    metrics = charts.main_metrics(stream)
+    found = charts.buckets(rows, daily)  # its own timing is `buckets` below
+    return {
+        "buckets": lambda: charts.buckets(rows, daily),
+        "over_time tokens by model": lambda: charts.over_time(connector, found, metrics, "model"),
+        "over_time requests by model": lambda: charts.over_time(
+            connector, found, ("numModelRequests",), "model"
+        ),
+        "top projectId": lambda: charts.top(connector, found.summed, "projectId", metrics),
+        "top model": lambda: charts.top(connector, found.summed, "model", metrics),
+        "top userId": lambda: charts.top(connector, found.summed, "userId", metrics),
+        "table_charts (all of them)": lambda: charts.table_charts(
+            connector, stream, rows, daily=daily
+        ),
+        "HTTP table-charts view": _chart_view(connector, params),
+    }
+
+
+def _chart_view(connector, params: dict[str, str]) -> Callable:
+    """The table's chart fragment, as its page asks for it (HTMX)."""
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        url = reverse("connectors:table-charts", args=[connector.pk, "completions"])
+    except NoReverseMatch as error:
+        return lambda error=error: _raise(error)
+    return _getter(_client(), url, params, HTTP_HX_REQUEST="true")
+
+
+def _raise(error: Exception) -> None:
+    raise error
+
+
+def _connector_calls(charts, connector) -> dict[str, Callable]:
+    from django.utils import timezone
+
+    today = timezone.now().date()
+    return {
+        "overview (this month)": lambda: charts.overview(connector, today.replace(day=1), today),
+        "task_health": lambda: charts.task_health(connector),
+    }
+
+
+def _chart(name: str, call: Callable, repeat: int) -> Result:
+    print(f"  chart: {name} …", flush=True)
+    result = Result("chart", name, CHART_TARGET_MS)
+    try:
+        return _measure(result, lambda: _materialized(call()), repeat)
+    except Exception as error:  # report it, time the others
+        result.note = f"failed: {error!r}"[:140]
+        return result
+
+
+def _print_untimed(charts) -> None:
+    public = {
+        name
+        for name, function in inspect.getmembers(charts, inspect.isfunction)
+        if function.__module__ == charts.__name__ and not name.startswith("_")
+    }
+    if public - TIMED:
+        print(f"  charts: not timed on their own: {', '.join(sorted(public - TIMED))}")
+
+
+def _materialized(value: Any) -> Any:
+    """Evaluate a QuerySet answer, as a template would; plain data is already evaluated."""
+    from django.db.models import QuerySet
+
+    return list(value) if isinstance(value, QuerySet) else value
+
+
+# --- report -------------------------------------------------------------------------
+
+
+def _ms(value: float) -> str:
+    return "—" if value != value else f"{value:,.1f}"
+
+
+def _report(results: list[Result], args: argparse.Namespace) -> None:
+    _print_context(args)
+    header = f"{'scenario':<46} {'n':>3} {'p50 ms':>8} {'p95 ms':>8} {'SQL p50':>8}"
+    print(f"\n{header} {'SQL p95':>8} {'ratio':>6} {'target':>7}  verdict")
+    for section in ("page", "totals", "chart"):
+        for result in (r for r in results if r.section == section):
+            print(_line(result))
+    _print_targets(results)
+
+
+def _line(result: Result) -> str:
+    name = f"{result.section}: {result.name}"[:46]
+    if not result.times:
+        return f"{name:<46} {result.note}"
+    bare50, bare95 = _percentile(result.bare, 50), _percentile(result.bare, 95)
+    misses = [w for w, ok in (("p95", result.fast), ("ratio", result.lean)) if not ok]
+    verdict = f"MISSED ({', '.join(misses)})" if misses else "met"
+    return (
+        f"{name:<46} {len(result.times):>3} {_ms(result.p50):>8} {_ms(result.p95):>8} "
+        f"{_ms(bare50):>8} {_ms(bare95):>8} {result.ratio:>5.2f}x {result.target_ms:>5.0f}ms"
+        f"  {verdict}"
+    )
+
+
+def _print_context(args: argparse.Namespace) -> None:
+    from django.db import connection
+
+    table = _usage_model()._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_size_pretty(pg_database_size(current_database())),"
+            " pg_size_pretty(pg_total_relation_size(%s::regclass)),"
+            " current_setting('shared_buffers'), current_setting('work_mem'),"
+            " current_setting('max_parallel_workers_per_gather'), current_setting('jit')",
+            [f'"{table}"'],
+        )
+        db, rel, buffers, work_mem, workers, jit = cursor.fetchone()
+    print(
+        f"\n{args.rows:,} rows; table {table} {rel} with its indexes, database {db}. "
+        f"Postgres: shared_buffers {buffers}, work_mem {work_mem}, "
+        f"{workers} parallel workers per gather, jit {jit}. "
+        f"{WARMUPS} warm-ups, then up to {args.repeat} timed runs (n); ratio = p50 / SQL p50; "
+        f"target: p95 under it and ratio ≤ {RATIO_TARGET}x."
+    )
+
+
+def _print_targets(results: list[Result]) -> None:
+    timed = [r for r in results if r.times]
+    missed = [r for r in timed if not (r.fast and r.lean)]
+    print(f"\nTargets: {len(timed) - len(missed)} of {len(timed)} scenarios meet theirs.")
+    for result in missed:
+        why = []
+        if not result.fast:
+            why.append(f"p95 {_ms(result.p95)} ms ≥ {result.target_ms:.0f} ms")
+        if not result.lean:
+            why.append(f"{result.ratio:.2f}x its bare SQL > {RATIO_TARGET}x")
+        print(f"  MISSED {result.section}: {result.name}: {'; '.join(why)}")
+    if not any(r.section == "chart" for r in results):
+        print("  (charts not measured: connectors.charts did not import)")
+
+
+def _explain(results: list[Result]) -> None:
+    """EXPLAIN (ANALYZE, BUFFERS) of each heavy query of each missed scenario."""
+    from django.db import connection
+
+    for result in (r for r in results if r.times and not (r.fast and r.lean)):
+        for sql in result.queries:
+            print(f"\n--- {result.section}: {result.name}\n{sql}\n")
+            with connection.cursor() as cursor:
+                cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
+                print("\n".join(row[0] for row in cursor.fetchall()))
+
+
+def main() -> None:
+    args = _parse_args()
+    if "bench" not in urlsplit(args.database_url).path:
+        raise SystemExit("The database name must contain 'bench': its tables are emptied.")
+    _create_database(args.database_url)
+    _configure(args.database_url)
+    _setup_django()
+    connector = _prepare(args.rows, args.database_url)
+    if not args.seed_only:
+        _bench(connector, args)
+
+
+def _parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="rows to seed")
+    parser.add_argument("--repeat", type=int, default=REPEAT, help="timed runs per scenario")
+    parser.add_argument("--seed-only", action="store_true", help="seed, measure nothing")
+    parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE each miss")
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    return parser.parse_args()
+
+
+def _bench(connector, args: argparse.Namespace) -> None:
+    from connectors.models import Connector
+
+    connector = Connector.objects.get(pk=connector.pk)
+    results = [
+        *_pages(connector, args.repeat),
+        *_totals(connector, args.repeat),
+        *_charts(connector, args.repeat),
+    ]
+    _report(results, args)
+    if args.explain:
+        _explain(results)
+
+
+if __name__ == "__main__":
+    main()
