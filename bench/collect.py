@@ -31,7 +31,6 @@ import argparse
 import cProfile
 import functools
 import json
-import os
 import pstats
 import resource
 import socket
@@ -48,6 +47,8 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench._setup import configure, create_database  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/datahub_bench"
 SEED = 42
@@ -85,26 +86,6 @@ class Collection:
 
 
 # --- setup --------------------------------------------------------------------------
-
-
-def _configure(database_url: str) -> None:
-    from cryptography.fernet import Fernet
-
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datahub.settings")
-    os.environ.setdefault("DATAHUB_ENCRYPTION_KEY", Fernet.generate_key().decode())
-
-
-def _create_database(database_url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    name = urlsplit(database_url).path.lstrip("/")
-    admin_url = urlsplit(database_url)._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def _setup_django() -> None:
@@ -530,8 +511,8 @@ def _parse_args() -> argparse.Namespace:
 def _bench(args: argparse.Namespace) -> None:
     if "bench" not in urlsplit(args.database_url).path:
         raise SystemExit("The database name must contain 'bench': its tables are emptied.")
-    _create_database(args.database_url)
-    _configure(args.database_url)
+    create_database(args.database_url)
+    configure(args.database_url)
     _setup_django()
     _migrate_and_empty()
     connector = _make_connector()
