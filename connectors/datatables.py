@@ -277,6 +277,13 @@ def _beyond(field_name: str, value: Any, pk: int, descending: bool) -> Q:
 # --- totals and names ---------------------------------------------------------------
 
 
+def daily_rows(connector: Connector, query: TableQuery) -> QuerySet | None:
+    """The filtered rows of the table's daily rollup, or None when it has none (costs)."""
+    if query.stream.type not in DAILY_TABLES:
+        return None
+    return filtered(connector, query, daily=True)
+
+
 def totals(connector: Connector, query: TableQuery) -> dict[str, Any]:
     """The sums of every numeric metric over the whole filtered set, and its row count.
 
@@ -284,10 +291,10 @@ def totals(connector: Connector, query: TableQuery) -> dict[str, Any]:
     rows instead of ten million rows, with exactly the same sums.
     """
     stream = query.stream
-    daily = stream.type in DAILY_TABLES
-    rows = filtered(connector, query, daily=daily)
+    daily = daily_rows(connector, query)
+    rows = daily if daily is not None else filtered(connector, query)
     numeric = [f.column for f in stream.metrics if f.type in ("int", "decimal", "float")]
-    count = Sum("row_count") if daily else Count("id")
+    count = Sum("row_count") if daily is not None else Count("id")
     sums = rows.aggregate(rows=count, **{c: Sum(_field_name(rows.model, c)) for c in numeric})
     sums["rows"] = sums["rows"] or 0
     return sums
@@ -334,7 +341,3 @@ def _key_names(connector, ids) -> dict[str, Name]:
 
 def _gone(entry, word: str = "removed") -> str:
     return word if entry.removed_at else ""
-
-
-def key_names_known(connector: Connector) -> bool:
-    return ApiKeyEntry.objects.filter(connector=connector).exists()

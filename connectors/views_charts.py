@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from connectors import charts, datatables
 from connectors.access import connector_for
-from connectors.models import DAILY_TABLES
 
 
 def table_charts(request: HttpRequest, pk: int, table: str) -> HttpResponse:
@@ -28,9 +27,7 @@ def table_charts(request: HttpRequest, pk: int, table: str) -> HttpResponse:
         return redirect(f"{target}?{request.GET.urlencode()}" if request.GET else target)
     query = datatables.parse_query(stream, request.GET, timezone.now().date())
     rows = datatables.filtered(connector, query)
-    daily = (
-        datatables.filtered(connector, query, daily=True) if stream.type in DAILY_TABLES else None
-    )
+    daily = datatables.daily_rows(connector, query)
     data = charts.table_charts(connector, stream, rows, request.GET.get("split", ""), daily)
     context = {"connector": connector, "stream": stream, **data}
     return render(request, "connectors/_charts.html#table-charts", context)

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from connectors.access import posted
+from connectors.middleware import SESSION_KEY
 from connectors.models import Preference
 
 
@@ -33,6 +34,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         preference.time_zone = form.cleaned_data["time_zone"]
         preference.save()
+        request.session[SESSION_KEY] = preference.time_zone
         messages.success(request, f"Times are now shown in {preference.time_zone}.")
         return redirect("connectors:preferences")
     return render(request, "connectors/preferences.html", {"form": form})

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC
 from decimal import Decimal
 
-from django.db.models import Max, Min
+from django.db.models import Count, Max, Min
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -27,10 +27,13 @@ def table_list(request: HttpRequest, pk: int) -> HttpResponse:
     for stream in datatables.usage_streams():
         rows = USAGE_TABLES[stream.type].objects.filter(connector=connector)
         span = rows.aggregate(
-            first=Min("start_time"), last=Max("end_time"), updated=Max("last_fetched_at")
+            count=Count("id"),
+            first=Min("start_time"),
+            last=Max("end_time"),
+            updated=Max("last_fetched_at"),
         )
         feeding = [t for t in tasks if t.query_type in (stream.type, "all", "generic")]
-        tables.append({"stream": stream, "count": rows.count(), "tasks": feeding, **span})
+        tables.append({"stream": stream, "tasks": feeding, **span})
     context = {"connector": connector, "tables": tables}
     return render(request, "connectors/table_list.html", context)
 
@@ -58,7 +61,7 @@ def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
         "stream": stream,
         "query": query,
         "page": page,
-        "rows": _display_rows(connector, stream, page.rows),
+        "rows": _display_rows(connector, columns, page.rows),
         "totals": totals,
         "metric_totals": [_plain(totals.get(f.column)) for f in stream.metrics],
         "columns": columns,
@@ -84,13 +87,13 @@ def _columns(stream: UsageStream) -> list[dict]:
     return columns
 
 
-def _display_rows(connector: Connector, stream: UsageStream, rows: list) -> list[dict]:
+def _display_rows(connector: Connector, columns: list[dict], rows: list) -> list[dict]:
     names = datatables.names(connector, rows)
     listed = connector.directory_refreshed_at is not None
     shown = []
     for row in rows:
         cells = []
-        for column in _columns(stream):
+        for column in columns:
             value = getattr(row, _attr(row, column["column"]))
             name = names.get(column["column"], {}).get(value) if value else None
             if value and name is None and listed and column["column"] == "apiKeyId":

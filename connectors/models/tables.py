@@ -39,6 +39,16 @@ def _owners() -> dict[str, models.Field]:
     }
 
 
+def _meta(table: str, time_field: str, key_name: str, index_name: str) -> type:
+    """A table's name, its natural key (task, width, time, dimensions) and its index for
+    reading one connector's rows by time."""
+    key = models.UniqueConstraint(
+        fields=["task", "bucket_width", time_field, "row_key"], name=key_name
+    )
+    by_time = models.Index(fields=["connector", time_field], name=index_name)
+    return type("Meta", (), {"db_table": table, "constraints": [key], "indexes": [by_time]})
+
+
 def _class_name(table: str) -> str:
     return table[0].upper() + table[1:]
 
@@ -62,23 +72,8 @@ def _usage_table(stream: UsageStream) -> type[models.Model]:
     for field in (*stream.dimensions, *stream.metrics):
         attrs[field.column] = _column(field)
     table = stream.table
-    attrs["Meta"] = type(
-        "Meta",
-        (),
-        {
-            "db_table": table,
-            "constraints": [
-                models.UniqueConstraint(
-                    fields=["task", "bucket_width", "start_time", "row_key"],
-                    name=f"{table}_natural_key",
-                )
-            ],
-            "indexes": [
-                models.Index(
-                    fields=["connector", "start_time"], name=f"{table.lower()[:19]}_conn_time"
-                ),
-            ],
-        },
+    attrs["Meta"] = _meta(
+        table, "start_time", f"{table}_natural_key", f"{table.lower()[:19]}_conn_time"
     )
     return type(_class_name(table), (models.Model,), attrs)
 
@@ -107,22 +102,8 @@ def _daily_table(stream: UsageStream) -> type[models.Model]:
         if field.type in NUMERIC:
             attrs[field.column] = _column(field)
     table = f"{stream.table}Daily"
-    attrs["Meta"] = type(
-        "Meta",
-        (),
-        {
-            "db_table": table,
-            "constraints": [
-                models.UniqueConstraint(
-                    fields=["task", "bucket_width", "day", "row_key"],
-                    name=f"{table.lower()[:18]}_natural_key",
-                )
-            ],
-            "indexes": [
-                models.Index(fields=["connector", "day"], name=f"{table.lower()[:18]}_conn_day"),
-            ],
-        },
-    )
+    short = table.lower()[:18]
+    attrs["Meta"] = _meta(table, "day", f"{short}_natural_key", f"{short}_conn_day")
     return type(_class_name(table), (models.Model,), attrs)
 
 

@@ -30,11 +30,6 @@ class Counts:
     updated: int = 0
     unchanged: int = 0
 
-    def add(self, other: Counts) -> None:
-        self.inserted += other.inserted
-        self.updated += other.updated
-        self.unchanged += other.unchanged
-
 
 def known_fields(stream: UsageStream) -> set[str]:
     """The result fields the table has columns for; any other lands in `extra`."""
