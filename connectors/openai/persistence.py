@@ -36,10 +36,13 @@ def known_fields(stream: UsageStream) -> set[str]:
     return {f.api.split(".")[0] for f in (*stream.dimensions, *stream.metrics)} | {"object"}
 
 
+_KEY_TEXT = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def row_key(dims: list[Any]) -> uuid.UUID:
     """The dimensions as one value: the MD5 of their JSON array, as Postgres prints it."""
-    text = json.dumps(dims, ensure_ascii=False)
-    return uuid.UUID(hashlib.md5(text.encode(), usedforsecurity=False).hexdigest())
+    digest = hashlib.md5(_KEY_TEXT(dims).encode(), usedforsecurity=False).digest()
+    return uuid.UUID(bytes=digest)
 
 
 def _lookup(result: dict[str, Any], dotted: str) -> Any:
@@ -74,6 +77,11 @@ def _typed(field: Field, value: Any, path: str) -> Any:
         ) from None
 
 
+# The Python type of a field's values when the API sends them as documented: such a value
+# is kept as it is; any other goes through _typed, which converts or refuses it.
+_AS_SENT = {"int": int, "float": float, "bool": bool, "str": str}
+
+
 def usage_rows(
     stream: UsageStream,
     width: str,
@@ -84,30 +92,40 @@ def usage_rows(
 ) -> list[dict[str, Any]]:
     """One row per bucket and result; a bucket ending after `provisional_after` (epoch
     seconds) may still be revised by OpenAI and is marked provisional."""
+    path = stream.path
     fields = (*stream.dimensions, *stream.metrics)
-    dimensions = stream.dimensions
+    plain = [(f.column, f.api) for f in fields if "." not in f.api]
+    checks = [(f.column, _AS_SENT.get(f.type), f) for f in fields if "." not in f.api]
+    nested = [f for f in fields if "." in f.api]
+    dimensions = [f.column for f in stream.dimensions]
     known = known_fields(stream)
     rows = []
     for bucket in buckets:
-        start = datetime.fromtimestamp(bucket["start_time"], UTC)
-        end = datetime.fromtimestamp(bucket["end_time"], UTC)
+        common = {
+            "taskId": task_id,
+            "connectorId": connector_id,
+            "startTime": datetime.fromtimestamp(bucket["start_time"], UTC),
+            "endTime": datetime.fromtimestamp(bucket["end_time"], UTC),
+            "bucketWidth": width,
+            "provisional": bucket["end_time"] > provisional_after,
+        }
         for result in bucket["results"]:
             if not isinstance(result, dict):
-                raise ContractError(f"{stream.path} returned a result that is not an object.")
-            row = {f.column: _typed(f, _lookup(result, f.api), stream.path) for f in fields}
-            dims = [row[f.column] for f in dimensions]
-            extra = {k: v for k, v in result.items() if k not in known}
-            row |= {
-                "taskId": task_id,
-                "connectorId": connector_id,
-                "startTime": start,
-                "endTime": end,
-                "bucketWidth": width,
-                "rowKey": row_key(dims),
-                "object": str(result.get("object") or stream.result_object),
-                "provisional": bucket["end_time"] > provisional_after,
-                "extra": extra or None,
-            }
+                raise ContractError(f"{path} returned a result that is not an object.")
+            row = {column: result.get(api) for column, api in plain}
+            for column, expected, field in checks:
+                value = row[column]
+                if value is not None and type(value) is not expected:
+                    row[column] = _typed(field, value, path)
+            for field in nested:
+                row[field.column] = _typed(field, _lookup(result, field.api), path)
+            extra = None
+            if not result.keys() <= known:
+                extra = {k: v for k, v in result.items() if k not in known}
+            row |= common
+            row["rowKey"] = row_key([row[c] for c in dimensions])
+            row["object"] = str(result.get("object") or stream.result_object)
+            row["extra"] = extra
             rows.append(row)
     return rows
 
@@ -186,7 +204,10 @@ def _array_type(field: models.Field) -> str:
 
 
 def _source_params(rows, columns, fields) -> list[Any]:
-    prepared = [[fields[c].get_db_prep_value(row[c], connection) for c in columns] for row in rows]
+    def prep(column: str, value: Any) -> Any:  # None is SQL NULL, also for JSON columns
+        return None if value is None else fields[column].get_db_prep_value(value, connection)
+
+    prepared = [[prep(c, row[c]) for c in columns] for row in rows]
     if connection.vendor == "postgresql":
         return [list(values) for values in zip(*prepared, strict=True)]
     return [json.dumps(prepared, default=str)]

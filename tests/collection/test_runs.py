@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -154,7 +155,7 @@ def test_it_fires_each_scheduled_time_once(task, django_capture_on_commit_callba
 
 
 @pytest.mark.parametrize("size", [3, 300])
-def test_it_writes_a_page_in_one_statement_whatever_its_size(task, size):
+def test_it_writes_a_page_in_a_fixed_number_of_statements_whatever_its_size(task, size):
     stream = STREAMS["completions"]
     start = int(datetime(2026, 9, 1, tzinfo=UTC).timestamp())
 
@@ -180,22 +181,73 @@ def test_it_writes_a_page_in_one_statement_whatever_its_size(task, size):
         counts = write_page(
             model, stream, "1h", task.pk, task.connector_id, page(0), start, timezone.now()
         )
-    assert len(queries) == 1
+    # Postgres: the page's keys read from the index, then one COPY of the new rows in a
+    # savepoint (its fallback, should another writer race it, is the upsert).
+    assert len(queries) == (4 if connection.vendor == "postgresql" else 1)
+    assert sum("COPY" in q["sql"] for q in queries) == (connection.vendor == "postgresql")
     assert counts.inserted == size
     changed = page(0)
     changed[0]["results"][0]["input_tokens"] = 999
-    counts = write_page(
-        model,
-        stream,
-        "1h",
-        task.pk,
-        task.connector_id,
-        changed,
-        start,
-        timezone.now() + timedelta(seconds=1),
-    )
+    with CaptureQueriesContext(connection) as queries:
+        counts = write_page(
+            model,
+            stream,
+            "1h",
+            task.pk,
+            task.connector_id,
+            changed,
+            start,
+            timezone.now() + timedelta(seconds=1),
+        )
+    # Postgres: the keys, then the held rows copied to a scratch table, one UPDATE from
+    # it, and the scratch table emptied.
+    assert len(queries) == (5 if connection.vendor == "postgresql" else 1)
     assert (counts.inserted, counts.updated, counts.unchanged) == (0, 1, size - 1)
     assert model.objects.filter(task=task).count() == size
+
+
+def test_a_page_raced_by_another_writer_is_upserted_not_duplicated(transactional_db, task):
+    """A second writer commits one of the page's rows after the page's keys were read:
+    the COPY fails on the natural key, and the page goes through the upsert instead."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the COPY path is Postgres's")
+    stream, model = STREAMS["completions"], USAGE_TABLES["completions"]
+    start = int(datetime(2026, 9, 1, tzinfo=UTC).timestamp())
+    page = [
+        {
+            "object": "bucket",
+            "start_time": start + i * 3600,
+            "end_time": start + (i + 1) * 3600,
+            "results": [{"object": stream.result_object, "input_tokens": 10 + i}],
+        }
+        for i in range(5)
+    ]
+    written, release = threading.Event(), threading.Event()
+
+    def other_writer() -> None:
+        try:
+            with transaction.atomic():
+                write_page(model, stream, "1h", task.pk, task.connector_id, page[2:3], start,
+                           timezone.now())  # fmt: skip
+                written.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=other_writer)
+    other.start()
+    assert written.wait(10)
+    # The other writer's row is not committed yet: this page's COPY waits on its key.
+    threading.Timer(0.5, release.set).start()
+    with transaction.atomic():
+        counts = write_page(
+            model, stream, "1h", task.pk, task.connector_id, page, start, timezone.now()
+        )
+    other.join(10)
+    assert (counts.inserted, counts.updated, counts.unchanged) == (4, 0, 1)
+    stored = dict(model.objects.filter(task=task).values_list("start_time", "inputTokens"))
+    assert stored == {datetime.fromtimestamp(b["start_time"], UTC): 10 + i for i, b in
+                      enumerate(page)}  # fmt: skip
 
 
 def test_it_refuses_a_metric_of_the_wrong_type(task):
