@@ -234,6 +234,7 @@ def _instrument(timers: dict[str, float]) -> None:
     client.AdminClient.get = _timed(timers, "request", client.AdminClient.get)
     client._parse = _timed(timers, "json", client._parse)
     runs.write_page = _timed(timers, "upsert", runs.write_page)
+    runs.rollup.refresh_days = _timed(timers, "rollup", runs.rollup.refresh_days)
 
 
 def _sample_rss(samples: list[int]) -> None:
@@ -433,11 +434,15 @@ def _print_collection(collection: Collection) -> None:
     )
     t = r["timers"]
     wait = t.get("request", 0.0) - t.get("json", 0.0)
-    other = r["seconds"] - t.get("request", 0.0) - t.get("rows", 0.0) - t.get("upsert", 0.0)
+    written = t.get("upsert", 0.0) + t.get("rollup", 0.0)
     print(
-        f"  time: HTTP wait {wait:.2f} s, JSON {t.get('json', 0.0):.2f} s, row building "
-        f"{t.get('rows', 0.0):.2f} s, upserts {t.get('upsert', 0.0):.2f} s, "
-        f"other (commits, run bookkeeping) {other:.2f} s"
+        f"  fetching (in the prefetch thread): HTTP wait {wait:.2f} s, JSON "
+        f"{t.get('json', 0.0):.2f} s"
+    )
+    print(
+        f"  writing (in the run's thread): rows built and written {t.get('upsert', 0.0):.2f} s, "
+        f"daily rollups {t.get('rollup', 0.0):.2f} s, the rest (waiting for the next page, "
+        f"commits, run bookkeeping) {r['seconds'] - written:.2f} s"
     )
     growth = r["rss_peak_kb"] - r["rss_before_kb"]
     print(
