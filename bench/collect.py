@@ -233,7 +233,8 @@ def _instrument(timers: dict[str, float]) -> None:
 
     client.AdminClient.get = _timed(timers, "request", client.AdminClient.get)
     client._parse = _timed(timers, "json", client._parse)
-    runs.write_page = _timed(timers, "upsert", runs.write_page)
+    runs.usage_rows = _timed(timers, "rows", runs.usage_rows)
+    runs.write_rows = _timed(timers, "upsert", runs.write_rows)
     runs.rollup.refresh_days = _timed(timers, "rollup", runs.rollup.refresh_days)
 
 
@@ -241,14 +242,14 @@ def _sample_rss(samples: list[int]) -> None:
     """Record the worker's resident memory (kB) after each page's write."""
     from connectors import runs
 
-    write_page = runs.write_page
+    write_rows = runs.write_rows
 
     def sampled(*args, **kwargs):
-        counts = write_page(*args, **kwargs)
+        counts = write_rows(*args, **kwargs)
         samples.append(_current_rss_kb())
         return counts
 
-    runs.write_page = sampled
+    runs.write_rows = sampled
 
 
 def _current_rss_kb() -> int:
@@ -437,10 +438,10 @@ def _print_collection(collection: Collection) -> None:
     written = t.get("upsert", 0.0) + t.get("rollup", 0.0)
     print(
         f"  fetching (in the prefetch thread): HTTP wait {wait:.2f} s, JSON "
-        f"{t.get('json', 0.0):.2f} s"
+        f"{t.get('json', 0.0):.2f} s, rows built {t.get('rows', 0.0):.2f} s"
     )
     print(
-        f"  writing (in the run's thread): rows built and written {t.get('upsert', 0.0):.2f} s, "
+        f"  writing (in the run's thread): rows written {t.get('upsert', 0.0):.2f} s, "
         f"daily rollups {t.get('rollup', 0.0):.2f} s, the rest (waiting for the next page, "
         f"commits, run bookkeeping) {r['seconds'] - written:.2f} s"
     )

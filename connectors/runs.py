@@ -30,12 +30,12 @@ from connectors.models import (
 from connectors.openai import rollup
 from connectors.openai.client import AdminClient, OpenAIError
 from connectors.openai.collector import Fetcher, collect_usage, window_start
-from connectors.openai.persistence import Counts
+from connectors.openai.persistence import Counts, usage_rows
 from connectors.openai.plan import StreamQuery, stream_queries
 from connectors.openai.prefetch import prefetched
 from connectors.openai.retry import RetryPolicy
 from connectors.openai.streams import UsageStream, request_count
-from connectors.openai.writer import write_page
+from connectors.openai.writer import write_rows
 
 log = logging.getLogger(__name__)
 _LIBC = ctypes.CDLL("libc.so.6") if sys.platform.startswith("linux") else None
@@ -256,13 +256,18 @@ def _collect_stream(run, recorder, fetcher, query: StreamQuery, start: datetime)
     run.current_stream, run.window_start, run.window_end = stream.type, start, query.end
     recorder.note(f"{stream.type}: from {start:%Y-%m-%d %H:%M} in {query.width} buckets.")
     task = run.task
-    for page in prefetched(collect_usage(fetcher, query, start)):
+
+    def pages_and_rows():  # in the prefetch thread: fetch, parse, build the rows
+        for page in collect_usage(fetcher, query, start):
+            yield page, usage_rows(
+                stream, query.width, task.pk, task.connector_id,
+                page.buckets, page.provisional_after,
+            )  # fmt: skip
+
+    for page, rows in prefetched(pages_and_rows()):
         with transaction.atomic():
             _relax_commit()
-            counts = write_page(
-                model, stream, query.width, task.pk, task.connector_id,
-                page.buckets, page.provisional_after, timezone.now(),
-            )  # fmt: skip
+            counts = write_rows(model, rows, timezone.now(), stream.path)
             run.checkpoint = {**run.checkpoint, stream.type: {"reached": page.reached.isoformat()}}
             first = datetime.fromtimestamp(page.buckets[0]["start_time"], UTC)
             rollup.refresh_days(stream, task.pk, query.width, first, page.reached)

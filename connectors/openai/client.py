@@ -14,6 +14,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+import orjson
 
 NON_ADMIN_PREFIXES = {
     "sk-proj-": "a project API key",
@@ -165,7 +166,7 @@ def _reason(error: httpx.TransportError) -> str:
 def _parse(response: httpx.Response, path: str) -> dict[str, Any]:
     if response.status_code == 200:
         try:
-            body = response.json()
+            body = orjson.loads(response.content)
         except ValueError:
             raise MalformedBodyError(
                 f"OpenAI's answer to {path} was not valid JSON (it may have been cut off).",

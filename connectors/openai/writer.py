@@ -38,6 +38,13 @@ def write_page(
 ) -> Counts:
     """Insert the page's new rows, update its known ones in place; count each kind."""
     rows = usage_rows(stream, width, task_id, connector_id, buckets, provisional_after)
+    return write_rows(model, rows, fetched_at, stream.path)
+
+
+def write_rows(
+    model: type[models.Model], rows: list[dict[str, Any]], fetched_at: datetime, path: str
+) -> Counts:
+    """Write one page's rows (built by persistence.usage_rows from the answer to `path`)."""
     if not rows:
         return Counts()
     try:
@@ -46,9 +53,7 @@ def write_page(
         return _copy_or_upsert(model, rows, fetched_at)
     except DataError as error:
         reason = str(error).splitlines()[0]
-        raise ContractError(
-            f"{stream.path} returned a value the table cannot hold: {reason}."
-        ) from None
+        raise ContractError(f"{path} returned a value the table cannot hold: {reason}.") from None
 
 
 def _copy_or_upsert(

@@ -6,8 +6,9 @@ results and its JSON are kept: a collector re-reading history costs the emulator
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
+
+import orjson
 
 from connectors.openai.emulator.catalog import DAY, MINUTE
 from connectors.openai.emulator.costs import costs_buckets
@@ -96,4 +97,4 @@ def _remember(key: tuple, item: tuple[dict, bytes]) -> None:
 
 
 def _encode(value: dict) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
+    return orjson.dumps(value)

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import orjson
+
 from connectors.openai.emulator.errors import ApiError
 
 
@@ -34,7 +36,9 @@ def json_response(
     status: int, body: dict | bytes, headers: tuple[tuple[str, str], ...] = ()
 ) -> Response:
     """A JSON answer; `body` may already be encoded."""
-    payload = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
+    payload = (
+        body if isinstance(body, bytes) else orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
+    )
     found = [("content-type", "application/json"), ("content-length", str(len(payload)))]
     return Response(status, [*found, *headers], payload)
 
