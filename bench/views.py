@@ -47,6 +47,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -231,11 +232,12 @@ def _repeat(call: Callable[[], Any], repeat: int) -> list[float]:
 
 
 def _heavy_queries(call: Callable[[], Any]) -> list[str]:
-    """The SQL `call` runs against the usage table, captured from one call."""
+    """The SQL `call` runs against the usage table or its rollups (`completionsDaily`,
+    `completionsDailyBy`), captured from one call."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    table = connection.ops.quote_name(_usage_model()._meta.db_table)
+    table = connection.ops.quote_name(_usage_model()._meta.db_table)[:-1]  # a prefix
     with CaptureQueriesContext(connection) as captured:
         call()
     return [q["sql"] for q in captured.captured_queries if table in q["sql"]]
@@ -386,24 +388,29 @@ def _chart_calls(charts, connector, params: dict[str, str]) -> dict[str, Callabl
 
     query = _table_query(connector, params)
     rows = datatables.filtered(connector, query)
-    daily = datatables.filtered(connector, query, daily=True)
+    rollup = partial(datatables.summed, connector, query)
     stream = query.stream
     metrics = charts.main_metrics(stream)
-    found = charts.buckets(rows, daily)  # its own timing is `buckets` below
+    found = charts.buckets(rows, rollup)  # its own timing is `buckets` below
     return {
-        "buckets": lambda: charts.buckets(rows, daily),
+        "buckets": lambda: charts.buckets(rows, rollup),
         "over_time tokens by model": lambda: charts.over_time(connector, found, metrics, "model"),
         "over_time requests by model": lambda: charts.over_time(
             connector, found, ("numModelRequests",), "model"
         ),
-        "top projectId": lambda: charts.top(connector, found.summed, "projectId", metrics),
-        "top model": lambda: charts.top(connector, found.summed, "model", metrics),
-        "top userId": lambda: charts.top(connector, found.summed, "userId", metrics),
+        **{
+            f"top {column}": partial(_top, charts, connector, found, column, metrics)
+            for column in ("projectId", "model", "userId")
+        },
         "table_charts (all of them)": lambda: charts.table_charts(
-            connector, stream, rows, daily=daily
+            connector, stream, rows, rollup=rollup
         ),
         "HTTP table-charts view": _chart_view(connector, params),
     }
+
+
+def _top(charts, connector, found, column: str, metrics: tuple[str, ...]) -> list[dict]:
+    return charts.top(connector, found.summed(column), column, metrics)
 
 
 def _chart_view(connector, params: dict[str, str]) -> Callable:

@@ -4,15 +4,18 @@ Every selector takes a filtered QuerySet (`datatables.filtered`), so a chart sho
 the rows the table lists, and answers with a few GROUP BY queries returning plain lists
 and dicts. Times are truncated in SQL (UTC) to a grain that keeps each series under
 MAX_POINTS points. A table may hold buckets of several widths (a 1d and a 1h task):
-charts read one width only, so nothing is counted twice.
+charts read one width only, so nothing is counted twice. Sums at day grain come from the
+smallest rollup able to answer them (`datatables.summed`), never from the rows.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
@@ -60,6 +63,10 @@ def metric_label(metrics: tuple[str, ...]) -> str:
 # --- one bucket width, and the grain of the time axis ---------------------------------
 
 
+# The rollup rows answering the filters grouped by a column (or not grouped), or None.
+Summed = Callable[[str | None], QuerySet | None]
+
+
 @dataclass
 class Buckets:
     """The rows of one bucket width, and the time grain their charts use."""
@@ -69,17 +76,24 @@ class Buckets:
     grain: str
     step: int  # seconds per point of the time axis
     others: list[str] = field(default_factory=list)  # widths present but left out
-    daily: QuerySet | None = None  # the same rows summed per UTC day (the rollup)
+    rollup: Summed | None = None
 
-    @property
-    def summed(self) -> QuerySet:
-        """The cheapest rows holding the same sums: the rollup where there is one."""
-        return self.daily if self.daily is not None else self.rows
+    def rolled_up(self, by: str | None = None) -> QuerySet | None:
+        """The rollup rows holding the sums per day grouped by `by`; None without one."""
+        rows = self.rollup(by) if self.rollup is not None else None
+        return None if rows is None else rows.filter(bucket_width=self.width)
+
+    def summed(self, by: str | None = None) -> QuerySet:
+        """The fewest rows holding the same sums grouped by `by`: a rollup where the
+        table has one, else the rows themselves."""
+        rows = self.rolled_up(by)
+        return self.rows if rows is None else rows
 
 
-def buckets(rows: QuerySet, daily: QuerySet | None = None) -> Buckets | None:
+def buckets(rows: QuerySet, rollup: Summed | None = None) -> Buckets | None:
     """The widest bucket width present and the finest grain that draws it: one query,
-    on the daily rollup when there is one."""
+    on the smallest rollup when there is one."""
+    daily = rollup(None) if rollup is not None else None
     if daily is not None:
         spans = daily.order_by().values("bucket_width").annotate(first=Min("day"))
         spans = [
@@ -100,15 +114,8 @@ def buckets(rows: QuerySet, daily: QuerySet | None = None) -> Buckets | None:
         ((g, s) for g, s in GRAINS if s >= width and seconds / s <= MAX_POINTS), GRAINS[-1]
     )
     others = [s["bucket_width"] for s in spans[1:]]
-    width_only = {"bucket_width": chosen["bucket_width"]}
-    return Buckets(
-        rows.filter(**width_only),
-        chosen["bucket_width"],
-        grain,
-        step,
-        others,
-        daily.filter(**width_only) if daily is not None else None,
-    )
+    chosen_rows = rows.filter(bucket_width=chosen["bucket_width"])
+    return Buckets(chosen_rows, chosen["bucket_width"], grain, step, others, rollup)
 
 
 # --- series over time and top lists ---------------------------------------------------
@@ -122,8 +129,9 @@ def over_time(
     holding a bucket OpenAI may still revise."""
     sums = {f"m{i}": Sum(m) for i, m in enumerate(metrics)}
     keys = ("slot", by) if by else ("slot",)
-    if found.grain == "day" and found.daily is not None:
-        grouped = found.daily.order_by().annotate(slot=F("day")).values(*keys)
+    daily = found.rolled_up(by) if found.grain == "day" else None
+    if daily is not None:
+        grouped = daily.order_by().annotate(slot=F("day")).values(*keys)
         grouped = grouped.annotate(**sums, n_provisional=Sum("provisional_rows"))
     else:
         slot = Trunc("start_time", found.grain, tzinfo=UTC)
@@ -251,12 +259,12 @@ def table_charts(
     stream: UsageStream,
     rows: QuerySet,
     split: str = "",
-    daily: QuerySet | None = None,
+    rollup: Summed | None = None,
 ) -> dict[str, Any]:
     """Every chart of a table page for the filtered rows, as data for the template."""
     options = split_options(stream)
     split = split if split in options else next(iter(options), "")
-    found = buckets(rows, daily)
+    found = buckets(rows, rollup)
     choices = [(value, LABELS.get(column, "input / output")) for value, column in options.items()]
     result = {"split": split, "split_choices": choices, "charts": [], "width": "", "others": []}
     if found is None:
@@ -271,7 +279,7 @@ def table_charts(
         )
     for column in ("projectId", "model", "userId", "lineItem"):
         if column in {f.column for f in stream.dimensions}:
-            items = top(connector, found.summed, column, metrics)
+            items = top(connector, found.summed(column), column, metrics)
             title = f"Top {LABELS[column]}s by {label}"
             charts.append(_chart(f"chart-top-{column}", title, "top", metrics, items=items))
     return result | {"charts": charts, "width": found.width, "others": found.others}
@@ -327,9 +335,9 @@ def overview(connector: Connector, month: date, today: date) -> dict[str, Any]:
     end = min(today + timedelta(days=1), (spend["month"] + timedelta(days=32)).replace(day=1))
     since = _midnight(end - timedelta(days=30))
     recent_costs = costs.filter(start_time__gte=since, start_time__lt=_midnight(end))
-    tokens = USAGE_TABLES["completions"].objects.filter(
-        connector=connector, start_time__gte=since, start_time__lt=_midnight(end)
-    )
+    completions = datatables.stream_for_table("completions")
+    recent = datatables.TableQuery(completions, "custom", since, _midnight(end))
+    tokens = datatables.filtered(connector, recent)
     charts = []
     daily = buckets(recent_costs)
     if daily is not None:
@@ -345,11 +353,11 @@ def overview(connector: Connector, month: date, today: date) -> dict[str, Any]:
         charts.append(
             _chart("chart-cost-models", "Top models by cost", "top", cost, items=by_model)
         )
-    used = buckets(tokens)
+    used = buckets(tokens, partial(datatables.summed, connector, recent))
     if used is not None:
         both = ("inputTokens", "outputTokens")
         for column in ("projectId", "model"):
-            items = top(connector, used.rows, column, both)
+            items = top(connector, used.summed(column), column, both)
             title = f"Top {LABELS[column]}s by tokens"
             charts.append(_chart(f"chart-tokens-{column}", title, "top", both, items=items))
     window = {"start": since, "end": _midnight(end) - timedelta(days=1)}

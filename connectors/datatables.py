@@ -17,6 +17,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet, Sum
 
 from connectors.models import (
+    DAILY_BY_TABLES,
     DAILY_TABLES,
     USAGE_TABLES,
     ApiKeyEntry,
@@ -24,6 +25,7 @@ from connectors.models import (
     ProjectEntry,
     UserEntry,
 )
+from connectors.models.tables import by_dimensions
 from connectors.openai.streams import STREAMS, UsageStream
 
 PAGE_SIZE = 50
@@ -89,6 +91,7 @@ class TableQuery:
     after: str = ""
     before: str = ""
     problems: list[str] = field(default_factory=list)
+    matches: dict[str, list[str]] | None = None  # `q` as the values it matches, once read
 
     @property
     def sort_column(self) -> str:
@@ -160,7 +163,18 @@ def filtered(connector: Connector, query: TableQuery, daily: bool = False) -> Qu
     """The rows the filters select (not yet sorted or paged); with `daily`, the rows of
     the table's daily rollup instead (ranges are whole UTC days, so both agree)."""
     model = (DAILY_TABLES if daily else USAGE_TABLES)[query.stream.type]
-    rows = model.objects.filter(connector=connector)
+    rows = _owned(model.objects.filter(connector=connector), query, daily)
+    for column, value in query.dims.items():
+        rows = rows.filter(**{column: value})
+    if query.batch is not None:
+        rows = rows.filter(batch=query.batch)
+    if query.q:
+        rows = rows.filter(_text_match(connector, query))
+    return rows
+
+
+def _owned(rows: QuerySet, query: TableQuery, daily: bool) -> QuerySet:
+    """The task and time range filters."""
     if query.task_id:
         rows = rows.filter(task_id=query.task_id)
     if query.start:
@@ -171,32 +185,67 @@ def filtered(connector: Connector, query: TableQuery, daily: bool = False) -> Qu
         rows = rows.filter(
             **({"day__lt": query.end.date()} if daily else {"start_time__lt": query.end})
         )
-    for column, value in query.dims.items():
-        rows = rows.filter(**{column: value})
-    if query.batch is not None:
-        rows = rows.filter(batch=query.batch)
-    if query.q:
-        rows = rows.filter(_text_match(connector, query))
     return rows
 
 
 def _text_match(connector: Connector, query: TableQuery) -> Q:
-    """Free text: any dimension containing it, or a project, user or key named like it."""
-    text = query.q
-    columns = {f.column for f in query.stream.dimensions if f.type == "str"}
-    match = Q()
-    for column in columns:
-        match |= Q(**{f"{column}__icontains": text})
-    named = {
+    """Free text: any dimension containing it, or a project, user or key named like it.
+
+    Where the table has rollups, the text is first turned into the values it matches
+    (read from the per-dimension rollup, a few hundred rows a day), so the rows are
+    filtered with `IN` lists that indexes and rollups can answer."""
+    matches = text_matches(connector, query)
+    if matches is None:
+        return _text_scan(connector, query)
+    match = Q(pk__in=[])
+    for column, values in matches.items():
+        match |= Q(**{f"{column}__in": values})
+    return match
+
+
+def _named(connector: Connector, text: str) -> dict[str, QuerySet]:
+    """The ids of the directory entries named like `text`, per column."""
+    entries = {
         "projectId": ProjectEntry.objects.filter(name__icontains=text),
         "userId": UserEntry.objects.filter(Q(name__icontains=text) | Q(email__icontains=text)),
         "apiKeyId": ApiKeyEntry.objects.filter(name__icontains=text),
     }
-    for column, entries in named.items():
+    return {c: e.filter(connector=connector).values("openai_id") for c, e in entries.items()}
+
+
+def _text_scan(connector: Connector, query: TableQuery) -> Q:
+    """Free text on a table without rollups (costs): matched row by row."""
+    columns = {f.column for f in query.stream.dimensions if f.type == "str"}
+    match = Q()
+    for column in columns:
+        match |= Q(**{f"{column}__icontains": query.q})
+    for column, ids in _named(connector, query.q).items():
         if column in columns:
-            ids = entries.filter(connector=connector).values("openai_id")
             match |= Q(**{f"{column}__in": ids})
     return match
+
+
+def text_matches(connector: Connector, query: TableQuery) -> dict[str, list[str]] | None:
+    """{column: the values in the filtered range that contain `q` or whose directory
+    entry is named like it}, columns without a match left out; None without rollups."""
+    if query.stream.type not in DAILY_BY_TABLES:
+        return None
+    if query.matches is None:
+        columns = by_dimensions(query.stream)
+        named = _named(connector, query.q)
+        wanted = Q(pk__in=[])
+        for column in columns:
+            like = Q(**{f"{column}__icontains": query.q})
+            if column in named:
+                like |= Q(**{f"{column}__in": named[column]})
+            wanted |= Q(dimension=column) & like
+        rows = DAILY_BY_TABLES[query.stream.type].objects.filter(connector=connector)
+        found = _owned(rows, query, daily=True).filter(wanted)
+        query.matches = {}
+        for dimension, *values in found.values_list("dimension", *columns).distinct():
+            value = values[columns.index(dimension)]
+            query.matches.setdefault(dimension, []).append(value)
+    return query.matches
 
 
 # --- pages --------------------------------------------------------------------------
@@ -277,24 +326,45 @@ def _beyond(field_name: str, value: Any, pk: int, descending: bool) -> Q:
 # --- totals and names ---------------------------------------------------------------
 
 
-def daily_rows(connector: Connector, query: TableQuery) -> QuerySet | None:
-    """The filtered rows of the table's daily rollup, or None when it has none (costs)."""
+def summed(connector: Connector, query: TableQuery, by: str | None = None) -> QuerySet | None:
+    """The fewest pre-summed rows holding the sums of the filtered rows grouped by `by`
+    (or not grouped): the per-dimension rollup when the filters and `by` together
+    involve at most one text dimension, else the daily rollup; None for a table without
+    rollups (costs). Both have the rows' metric columns, `rowCount` and `provisionalRows`."""
     if query.stream.type not in DAILY_TABLES:
         return None
-    return filtered(connector, query, daily=True)
+    involved = set(query.dims) | ({by} if by else set())
+    if query.batch is not None:
+        involved.add("batch")
+    if query.q:
+        involved |= set(text_matches(connector, query))
+    dims = by_dimensions(query.stream)
+    if len(involved) > 1 or not involved <= set(dims):
+        return filtered(connector, query, daily=True)
+    dimension = next(iter(involved), dims[0])
+    rows = DAILY_BY_TABLES[query.stream.type].objects.filter(
+        connector=connector, dimension=dimension
+    )
+    rows = _owned(rows, query, daily=True)
+    if dimension in query.dims:
+        rows = rows.filter(**{dimension: query.dims[dimension]})
+    if query.q:
+        matched = text_matches(connector, query).get(dimension, [])
+        rows = rows.filter(**{f"{dimension}__in": matched})
+    return rows
 
 
 def totals(connector: Connector, query: TableQuery) -> dict[str, Any]:
     """The sums of every numeric metric over the whole filtered set, and its row count.
 
-    Read from the daily rollup where the table has one: a few hundred thousand rollup
-    rows instead of ten million rows, with exactly the same sums.
+    Read from the smallest rollup that can answer the filters (`summed`): a few hundred
+    rows a month instead of a million, with exactly the same sums.
     """
     stream = query.stream
-    daily = daily_rows(connector, query)
-    rows = daily if daily is not None else filtered(connector, query)
+    rollup = summed(connector, query)
+    rows = rollup if rollup is not None else filtered(connector, query)
     numeric = [f.column for f in stream.metrics if f.type in ("int", "decimal", "float")]
-    count = Sum("row_count") if daily is not None else Count("id")
+    count = Sum("row_count") if rollup is not None else Count("id")
     sums = rows.aggregate(rows=count, **{c: Sum(_field_name(rows.model, c)) for c in numeric})
     sums["rows"] = sums["rows"] or 0
     return sums

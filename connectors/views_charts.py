@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -27,8 +28,8 @@ def table_charts(request: HttpRequest, pk: int, table: str) -> HttpResponse:
         return redirect(f"{target}?{request.GET.urlencode()}" if request.GET else target)
     query = datatables.parse_query(stream, request.GET, timezone.now().date())
     rows = datatables.filtered(connector, query)
-    daily = datatables.daily_rows(connector, query)
-    data = charts.table_charts(connector, stream, rows, request.GET.get("split", ""), daily)
+    rollup = partial(datatables.summed, connector, query)
+    data = charts.table_charts(connector, stream, rows, request.GET.get("split", ""), rollup)
     context = {"connector": connector, "stream": stream, **data}
     return render(request, "connectors/_charts.html#table-charts", context)
 

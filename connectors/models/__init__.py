@@ -2,6 +2,7 @@ from connectors.models.config import Connector, IntervalUnit, QueueBehaviour, Ta
 from connectors.models.people import Preference
 from connectors.models.runs import RunStatus, RunTrigger, StreamState, TaskRun
 from connectors.models.tables import (
+    DAILY_BY_TABLES,
     DAILY_TABLES,
     DIRECTORY_TABLES,
     USAGE_TABLES,
@@ -14,6 +15,7 @@ from connectors.models.tables import (
 __all__ = [
     "ApiKeyEntry",
     "Connector",
+    "DAILY_BY_TABLES",
     "DAILY_TABLES",
     "DIRECTORY_TABLES",
     "IntervalUnit",

@@ -2,7 +2,9 @@
 
 After a page is written, the days it touched are summed again from the rows (in the
 page's transaction), so a rollup is always exactly the sum of its rows, revised buckets
-included. A fixed number of statements per page.
+included; then those days of the per-dimension rollup (`{table}DailyBy`) are summed again
+from the daily rows just written, which are far fewer than the rows. A fixed number of
+statements per page.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 
-from connectors.models import DAILY_TABLES, USAGE_TABLES
-from connectors.models.tables import NUMERIC
+from connectors.models import DAILY_BY_TABLES, DAILY_TABLES, USAGE_TABLES
+from connectors.models.tables import NUMERIC, by_dimensions
 from connectors.openai.streams import UsageStream
 
 
@@ -35,7 +37,13 @@ def refresh_days(
     ).delete()
     if connection.vendor == "postgresql":
         _insert_select(stream, daily, dims, sums, (task_id, width, begin, stop))
-        return
+    else:
+        _insert_groups(stream, daily, dims, sums, (task_id, width, begin, stop))
+    _refresh_by_dimension(stream, task_id, width, first, last)
+
+
+def _insert_groups(stream, daily, dims: list[str], sums: list[str], params: tuple) -> None:
+    task_id, width, begin, stop = params
     groups = (
         USAGE_TABLES[stream.type]
         .objects.filter(
@@ -70,6 +78,49 @@ def _insert_select(stream, daily, dims: list[str], sums: list[str], params: tupl
         f"WHERE {q('taskId')} = %s AND {q('bucketWidth')} = %s "
         f"AND {q('startTime')} >= %s AND {q('startTime')} < %s "
         f"GROUP BY {', '.join(q(c) for c in keys)}, ({q('startTime')} AT TIME ZONE 'UTC')::date"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _refresh_by_dimension(stream: UsageStream, task_id: int, width: str, first, last) -> None:
+    """Sum again days first..last of the per-dimension rollup from the daily rollup."""
+    by = DAILY_BY_TABLES[stream.type]
+    days = {"task_id": task_id, "bucket_width": width, "day__gte": first, "day__lte": last}
+    by.objects.filter(**days).delete()
+    sums = [f.column for f in stream.metrics if f.type in NUMERIC]
+    dims = by_dimensions(stream)
+    if connection.vendor == "postgresql":
+        _insert_by_dimension(stream, dims, sums, (task_id, width, first, last))
+        return
+    daily = DAILY_TABLES[stream.type].objects.filter(**days)
+    for dim in dims:
+        groups = daily.values("day", "connector_id", dim).annotate(
+            **{c: Sum(c) for c in sums},
+            row_count=Sum("row_count"),
+            provisional_rows=Sum("provisional_rows"),
+        )
+        by.objects.bulk_create(
+            by(task_id=task_id, bucket_width=width, dimension=dim, **g) for g in groups.order_by()
+        )
+
+
+def _insert_by_dimension(stream, dims: list[str], sums: list[str], params: tuple) -> None:
+    """One INSERT ... SELECT with a grouping set per dimension: one pass over the rows."""
+    q = connection.ops.quote_name
+    keys = ["taskId", "connectorId", "bucketWidth", "day"]
+    named = " ".join(f"WHEN GROUPING({q(d)}) = 0 THEN '{d}'" for d in dims)
+    totals = [f"sum({q(c)})" for c in [*sums, "rowCount", "provisionalRows"]]
+    sql = (
+        f"INSERT INTO {q(DAILY_BY_TABLES[stream.type]._meta.db_table)} "
+        f"({', '.join(q(c) for c in [*keys, 'dimension', *dims, *sums])}, "
+        f"{q('rowCount')}, {q('provisionalRows')}) "
+        f"SELECT {', '.join(q(c) for c in keys)}, CASE {named} END, "
+        f"{', '.join([*(q(d) for d in dims), *totals])} "
+        f"FROM {q(DAILY_TABLES[stream.type]._meta.db_table)} "
+        f"WHERE {q('taskId')} = %s AND {q('bucketWidth')} = %s AND day >= %s AND day <= %s "
+        f"GROUP BY {', '.join(q(c) for c in keys)}, "
+        f"GROUPING SETS ({', '.join(f'({q(d)})' for d in dims)})"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

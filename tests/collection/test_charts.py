@@ -194,6 +194,28 @@ def test_it_follows_the_table_filters(viewer_client, completions_task, emulator)
     assert [i["key"] for i in data["chart-top-projectId"]["items"]] == [project]
 
 
+def test_it_ranks_projects_within_a_model_and_models_within_a_search(
+    viewer_client, completions_task, emulator
+):
+    model = USAGE_TABLES["completions"].objects.exclude(model=None).values("model")[0]["model"]
+    data = chart_data(viewer_client, completions_task, "completions", model=model)
+
+    def tokens(result: dict) -> int:
+        return result["input_tokens"] + result["output_tokens"]
+
+    truth = per_bucket(
+        emulator, "completions", OCTOBER, NOVEMBER, "project_id", tokens, models=[model]
+    )
+    assert [(i["key"], i["value"]) for i in data["chart-top-projectId"]["items"]] == ranked(truth)
+    family = model.split("-")[0] + "-"
+    data = chart_data(viewer_client, completions_task, "completions", q=family)
+    truth = per_bucket(emulator, "completions", OCTOBER, NOVEMBER, "model", tokens)
+    family_truth = {k: v for k, v in truth.items() if family in k[1]}
+    assert [(i["key"], i["value"]) for i in data["chart-top-model"]["items"]] == ranked(
+        family_truth
+    )
+
+
 def test_it_lets_the_page_load_its_charts_with_its_filters(viewer_client, completions_task):
     page = reverse("connectors:table-detail", args=[completions_task.connector_id, "completions"])
     html = viewer_client.get(page, {"split": "project"}).content.decode()

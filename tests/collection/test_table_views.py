@@ -182,3 +182,65 @@ def test_it_refuses_an_unknown_time_zone(staff_client):
     response = staff_client.post(reverse("connectors:preferences"), {"time_zone": "Mars/Base"})
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
+
+
+def truth_where(emulator, keep) -> dict:
+    """Sums of the ground truth's results that `keep` accepts."""
+    buckets = emulator.ground_truth(
+        "completions",
+        start=1790812800,
+        end=1793491200,
+        bucket_width="1d",
+        group_by=["project_id", "model", "api_key_id"],
+    )
+    kept = [b | {"results": [r for r in b["results"] if keep(r)]} for b in buckets]
+    return truth_totals(kept)
+
+
+def shown_totals(html: str) -> str:
+    return html.split('<tr class="totals">')[1].split("</tr>")[0]
+
+
+def test_it_searches_ids_values_and_names_with_totals_equal_to_the_ground_truth(
+    staff_client, collected, emulator
+):
+    directory = emulator.directory_truth()
+    text = directory["projects"][0]["name"][:4].lower()  # a part of a name, in any case
+    named = {p["id"] for p in directory["projects"] if text in p["name"].lower()}
+    keys = [k for keys in directory["api_keys"].values() for k in keys]
+    named |= {k["id"] for k in keys if text in (k["name"] or "").lower()}
+
+    def matches(result) -> bool:
+        values = [result["project_id"], result["model"], result["api_key_id"]]
+        return any(v and (v in named or text in v.lower()) for v in values)
+
+    expected = truth_where(emulator, matches)
+    html = staff_client.get(url(collected, q=text.upper())).content.decode()
+    for metric in ("input_tokens", "output_tokens", "num_model_requests"):
+        assert f'<td class="num">{expected[metric]}</td>' in shown_totals(html), metric
+
+
+def test_it_searches_one_model_family_like_the_ground_truth(staff_client, collected, emulator):
+    rows = USAGE_TABLES["completions"].objects.filter(task=collected)
+    model = rows.exclude(model=None).values_list("model", flat=True).first()
+    family = model.split("-")[0] + "-"  # "gpt-" matches several models, nothing else
+    expected = truth_where(emulator, lambda r: family in (r["model"] or ""))
+    html = staff_client.get(url(collected, q=family)).content.decode()
+    assert f'<td class="num">{expected["input_tokens"]}</td>' in shown_totals(html)
+
+
+def test_it_totals_two_filters_together_like_the_ground_truth(staff_client, collected, emulator):
+    project = emulator.directory_truth()["projects"][0]["id"]
+    rows = USAGE_TABLES["completions"].objects.filter(task=collected, projectId=project)
+    model = rows.exclude(model=None).values_list("model", flat=True).first()
+    html = staff_client.get(url(collected, project=project, model=model)).content.decode()
+    expected = truth(emulator, project_ids=[project], models=[model])
+    assert expected["input_tokens"]
+    assert f'<td class="num">{expected["input_tokens"]}</td>' in shown_totals(html)
+
+
+def test_it_shows_no_rows_and_zero_totals_for_a_search_nothing_matches(staff_client, collected):
+    response = staff_client.get(url(collected, q="no such thing anywhere"))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Totals of the 0 filtered rows" in html and "No rows match" in html
