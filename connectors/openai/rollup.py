@@ -2,8 +2,9 @@
 
 After a page is written, the days it touched are summed again from the rows (in the
 page's transaction), so a rollup is always exactly the sum of its rows, revised buckets
-included; then those days of the per-dimension rollup (`{table}DailyBy`) are summed again
-from the daily rows just written, which are far fewer than the rows. A fixed number of
+included. The same days of the per-dimension rollup (`{table}DailyBy`) are summed again
+from the new daily rows; on Postgres both in one statement, the daily rows going
+straight from the first INSERT into the second, never read back. A fixed number of
 statements per page.
 """
 
@@ -32,17 +33,18 @@ def refresh_days(
     stop = datetime.combine(last + timedelta(days=1), time(), UTC)
     dims = [f.column for f in stream.dimensions]
     sums = [f.column for f in stream.metrics if f.type in NUMERIC]
-    daily.objects.filter(
-        task_id=task_id, bucket_width=width, day__gte=first, day__lte=last
-    ).delete()
+    days = {"task_id": task_id, "bucket_width": width, "day__gte": first, "day__lte": last}
+    daily.objects.filter(**days).delete()
+    DAILY_BY_TABLES[stream.type].objects.filter(**days).delete()
     if connection.vendor == "postgresql":
-        _insert_select(stream, daily, dims, sums, (task_id, width, begin, stop))
-    else:
-        _insert_groups(stream, daily, dims, sums, (task_id, width, begin, stop))
-    _refresh_by_dimension(stream, task_id, width, first, last)
+        _insert_select(stream, dims, sums, (task_id, width, begin, stop))
+        return
+    _insert_groups(stream, dims, sums, (task_id, width, begin, stop))
+    _insert_by_dimension_groups(stream, sums, days)
 
 
-def _insert_groups(stream, daily, dims: list[str], sums: list[str], params: tuple) -> None:
+def _insert_groups(stream, dims: list[str], sums: list[str], params: tuple) -> None:
+    daily = DAILY_TABLES[stream.type]
     task_id, width, begin, stop = params
     groups = (
         USAGE_TABLES[stream.type]
@@ -63,64 +65,58 @@ def _insert_groups(stream, daily, dims: list[str], sums: list[str], params: tupl
     )
 
 
-def _insert_select(stream, daily, dims: list[str], sums: list[str], params: tuple) -> None:
-    """On Postgres the sums go from table to rollup in one statement, never via Python."""
-    q = connection.ops.quote_name
-    keys = ["taskId", "connectorId", "bucketWidth", "rowKey", *dims]
-    totals = [f"sum({q(c)})" for c in sums]
-    sql = (
-        f"INSERT INTO {q(daily._meta.db_table)} "
-        f"({', '.join(q(c) for c in [*keys, 'day', *sums, 'rowCount', 'provisionalRows'])}) "
-        f"SELECT {', '.join(q(c) for c in keys)}, "
-        f"({q('startTime')} AT TIME ZONE 'UTC')::date, {', '.join([*totals, ''])}"
-        "count(*), count(*) FILTER (WHERE provisional) "
-        f"FROM {q(USAGE_TABLES[stream.type]._meta.db_table)} "
-        f"WHERE {q('taskId')} = %s AND {q('bucketWidth')} = %s "
-        f"AND {q('startTime')} >= %s AND {q('startTime')} < %s "
-        f"GROUP BY {', '.join(q(c) for c in keys)}, ({q('startTime')} AT TIME ZONE 'UTC')::date"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-
-
-def _refresh_by_dimension(stream: UsageStream, task_id: int, width: str, first, last) -> None:
-    """Sum again days first..last of the per-dimension rollup from the daily rollup."""
+def _insert_by_dimension_groups(stream, sums: list[str], days: dict) -> None:
     by = DAILY_BY_TABLES[stream.type]
-    days = {"task_id": task_id, "bucket_width": width, "day__gte": first, "day__lte": last}
-    by.objects.filter(**days).delete()
-    sums = [f.column for f in stream.metrics if f.type in NUMERIC]
-    dims = by_dimensions(stream)
-    if connection.vendor == "postgresql":
-        _insert_by_dimension(stream, dims, sums, (task_id, width, first, last))
-        return
     daily = DAILY_TABLES[stream.type].objects.filter(**days)
-    for dim in dims:
+    for dim in by_dimensions(stream):
         groups = daily.values("day", "connector_id", dim).annotate(
             **{c: Sum(c) for c in sums},
             row_count=Sum("row_count"),
             provisional_rows=Sum("provisional_rows"),
         )
         by.objects.bulk_create(
-            by(task_id=task_id, bucket_width=width, dimension=dim, **g) for g in groups.order_by()
+            by(task_id=days["task_id"], bucket_width=days["bucket_width"], dimension=dim, **g)
+            for g in groups.order_by()
         )
 
 
-def _insert_by_dimension(stream, dims: list[str], sums: list[str], params: tuple) -> None:
-    """One INSERT ... SELECT with a grouping set per dimension: one pass over the rows."""
+def _insert_select(stream, dims: list[str], sums: list[str], params: tuple) -> None:
+    """On Postgres the sums go from table to rollups in one statement, never via Python:
+    the daily rows are summed from the rows, and the rows it inserts are summed again
+    per dimension with one grouping set each (one pass, hashed)."""
+    q = connection.ops.quote_name
+    keys = ["taskId", "connectorId", "bucketWidth", "rowKey", *dims]
+    counts = ["rowCount", "provisionalRows"]
+    totals = [f"sum({q(c)})" for c in sums]
+    daily = (
+        f"INSERT INTO {q(DAILY_TABLES[stream.type]._meta.db_table)} "
+        f"({', '.join(q(c) for c in [*keys, 'day', *sums, *counts])}) "
+        f"SELECT {', '.join(q(c) for c in keys)}, "
+        f"({q('startTime')} AT TIME ZONE 'UTC')::date, {', '.join([*totals, ''])}"
+        "count(*), count(*) FILTER (WHERE provisional) "
+        f"FROM {q(USAGE_TABLES[stream.type]._meta.db_table)} "
+        f"WHERE {q('taskId')} = %s AND {q('bucketWidth')} = %s "
+        f"AND {q('startTime')} >= %s AND {q('startTime')} < %s "
+        f"GROUP BY {', '.join(q(c) for c in keys)}, ({q('startTime')} AT TIME ZONE 'UTC')::date "
+        f"RETURNING {', '.join(q(c) for c in [*keys, 'day', *sums, *counts])}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH daily AS ({daily}) {_by_dimension_sql(stream, sums)}", params)
+
+
+def _by_dimension_sql(stream, sums: list[str]) -> str:
+    """INSERT the per-dimension sums of the CTE `daily` into `{table}DailyBy`."""
     q = connection.ops.quote_name
     keys = ["taskId", "connectorId", "bucketWidth", "day"]
+    dims = by_dimensions(stream)
     named = " ".join(f"WHEN GROUPING({q(d)}) = 0 THEN '{d}'" for d in dims)
     totals = [f"sum({q(c)})" for c in [*sums, "rowCount", "provisionalRows"]]
-    sql = (
+    return (
         f"INSERT INTO {q(DAILY_BY_TABLES[stream.type]._meta.db_table)} "
         f"({', '.join(q(c) for c in [*keys, 'dimension', *dims, *sums])}, "
         f"{q('rowCount')}, {q('provisionalRows')}) "
         f"SELECT {', '.join(q(c) for c in keys)}, CASE {named} END, "
-        f"{', '.join([*(q(d) for d in dims), *totals])} "
-        f"FROM {q(DAILY_TABLES[stream.type]._meta.db_table)} "
-        f"WHERE {q('taskId')} = %s AND {q('bucketWidth')} = %s AND day >= %s AND day <= %s "
+        f"{', '.join([*(q(d) for d in dims), *totals])} FROM daily "
         f"GROUP BY {', '.join(q(c) for c in keys)}, "
         f"GROUPING SETS ({', '.join(f'({q(d)})' for d in dims)})"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -17,7 +17,9 @@ from django.utils.html import escape
 from connectors import charts
 from connectors.models import USAGE_TABLES
 from connectors.openai.emulator import DEMO_NO_USAGE_KEY
-from tests.collection.conftest import epoch, run_now
+from connectors.openai.streams import STREAMS
+from tests.collection.conftest import epoch, run_now, truth_rows
+from tests.fixtures_emulator import EMULATOR_NOW
 
 HTMX = {"HX-Request": "true", "HX-Target": "table-charts"}
 SEPTEMBER, OCTOBER, NOVEMBER = epoch("2026-09-01"), epoch("2026-10-01"), epoch("2026-11-01")
@@ -349,3 +351,32 @@ def test_it_serves_plotly_from_the_installed_package(viewer_client):
     assert bundle.status_code == 200
     assert b"plotly.js v" in b"".join(bundle.streaming_content)[:200]
     assert viewer_client.get(static("js/charts.js")).status_code == 200
+
+
+def test_it_keeps_charts_and_totals_equal_to_the_ground_truth_through_revisions(
+    viewer_client, staff_client, make_task, emulator
+):
+    start = datetime.fromtimestamp(EMULATOR_NOW, UTC) - timedelta(hours=10)
+    task = make_task(
+        "completions",
+        StartTime=start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        BucketWidth="1h",
+        GroupBy=["model"],
+    )
+    assert run_now(task).status == "succeeded"
+    emulator.advance(2 * 3600)  # the second run re-reads and revises the last buckets
+    second = run_now(task)
+    assert second.status == "succeeded" and second.rows_updated > 0
+    model_at = [f.column for f in STREAMS["completions"].dimensions].index("model")
+    by_model = defaultdict(int)
+    for (_, dims), values in truth_rows(emulator, task, "completions").items():
+        by_model[dims[model_at]] += values["inputTokens"] + values["outputTokens"]
+    expected = sorted(
+        ((m, v) for m, v in by_model.items() if m), key=lambda item: (-item[1], item[0])
+    )
+    data = chart_data(viewer_client, task, "completions", task=task.pk)
+    assert [(i["key"], i["value"]) for i in data["chart-top-model"]["items"]] == expected
+    table = reverse("connectors:table-detail", args=[task.connector_id, "completions"])
+    html = staff_client.get(table, {"preset": "all", "task": task.pk}).content.decode()
+    total = sum(v["inputTokens"] for v in truth_rows(emulator, task, "completions").values())
+    assert f'<td class="num">{total}</td>' in html
