@@ -31,6 +31,7 @@ import argparse
 import cProfile
 import functools
 import json
+import os
 import pstats
 import resource
 import socket
@@ -131,9 +132,17 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def _emulator() -> Iterator[str]:
-    """`manage.py openai_emulator` in its own process; yields its base URL."""
+def _emulator(cpu: dict[str, float]) -> Iterator[str]:
+    """`manage.py openai_emulator` in its own process; yields its base URL and records
+    the CPU time it used in `cpu["emulator"]`."""
     port = _free_port()
     command = [sys.executable, "manage.py", "openai_emulator", "--port", str(port)]
     command += ["--seed", str(SEED), "--now", NOW]
@@ -141,7 +150,9 @@ def _emulator() -> Iterator[str]:
     process = subprocess.Popen(command, cwd=ROOT, **quiet)
     try:
         _wait_until_up(port, process)
+        started = _cpu_seconds(process.pid)
         yield f"http://127.0.0.1:{port}/v1"
+        cpu["emulator"] = _cpu_seconds(process.pid) - started
     finally:
         process.terminate()
         try:
@@ -197,7 +208,8 @@ def _collect(connector, name: str, start: str, profile: bool) -> Collection:
     """One collection into an empty table, by a fresh worker against a fresh emulator."""
     _truncate_usage()
     run = _make_run(connector, start)
-    with _emulator() as base_url:
+    cpu: dict[str, float] = {}
+    with _emulator(cpu) as base_url:
         connector.base_url = base_url
         connector.save(update_fields=["base_url"])
         command = [sys.executable, __file__, "--worker", str(run.pk)]
@@ -210,6 +222,7 @@ def _collect(connector, name: str, start: str, profile: bool) -> Collection:
             result = json.loads(lines[-1]) if lines else {"status": "no output", "error": ""}
         except subprocess.TimeoutExpired:
             result = {"status": "timed out", "error": f"after {WORKER_TIMEOUT} s"}
+    result["cpu_emulator"] = cpu.get("emulator", 0.0)
     return Collection(name, start, run.task_id, result)
 
 
@@ -270,6 +283,8 @@ def _worker(run_id: int, profile: bool) -> None:
     _instrument(timers)
     _sample_rss(samples)
     connection.ensure_connection()
+    backend = connection.connection.info.backend_pid
+    cpu_before = (_cpu_seconds(os.getpid()), _cpu_seconds(backend))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     profiler = cProfile.Profile() if profile else None
     began = time.perf_counter()
@@ -278,6 +293,7 @@ def _worker(run_id: int, profile: bool) -> None:
     else:
         runs.run_execute(run_id)
     seconds = time.perf_counter() - began
+    cpu_worker, cpu_postgres = (_cpu_seconds(os.getpid()), _cpu_seconds(backend))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if profiler:
         _print_profile(profiler)
@@ -293,6 +309,8 @@ def _worker(run_id: int, profile: bool) -> None:
         "rss_peak_kb": peak,
         "rss_pages_kb": samples,
         "timers": timers,
+        "cpu_worker": cpu_worker - cpu_before[0],
+        "cpu_postgres": cpu_postgres - cpu_before[1],
     }
     print(json.dumps(figures))
 
@@ -322,7 +340,8 @@ def _truth_rows(collection: Collection, connector_id: int) -> list[dict[str, Any
         group_by=GROUP_BY,
     )  # fmt: skip
     provisional_after = _epoch(END) - int(provisional_window(stream, WIDTH).total_seconds())
-    return usage_rows(stream, WIDTH, collection.task_id, connector_id, buckets, provisional_after)
+    rows = usage_rows(stream, WIDTH, collection.task_id, connector_id, buckets, provisional_after)
+    return rows.dicts()
 
 
 def _check(rows: list[dict[str, Any]]) -> str:
@@ -444,6 +463,12 @@ def _print_collection(collection: Collection) -> None:
         f"  writing (in the run's thread): rows written {t.get('upsert', 0.0):.2f} s, "
         f"daily rollups {t.get('rollup', 0.0):.2f} s, the rest (waiting for the next page, "
         f"commits, run bookkeeping) {r['seconds'] - written:.2f} s"
+    )
+    print(
+        f"  CPU time: worker {r['cpu_worker']:.2f} s, its Postgres backend "
+        f"{r['cpu_postgres']:.2f} s, emulator {r['cpu_emulator']:.2f} s "
+        f"(together {r['cpu_worker'] + r['cpu_postgres'] + r['cpu_emulator']:.2f} s of CPU "
+        f"in {r['seconds']:.2f} s on {os.cpu_count()} cores)"
     )
     growth = r["rss_peak_kb"] - r["rss_before_kb"]
     print(

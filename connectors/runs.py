@@ -257,22 +257,28 @@ def _collect_stream(run, recorder, fetcher, query: StreamQuery, start: datetime)
     recorder.note(f"{stream.type}: from {start:%Y-%m-%d %H:%M} in {query.width} buckets.")
     task = run.task
 
-    def pages_and_rows():  # in the prefetch thread: fetch, parse, build the rows
-        for page in collect_usage(fetcher, query, start):
-            yield page, usage_rows(
+    def rows_of(pages):  # (first bucket's start, the page's end, its rows); no buckets
+        for page in pages:
+            first = datetime.fromtimestamp(page.buckets[0]["start_time"], UTC)
+            rows = usage_rows(
                 stream, query.width, task.pk, task.connector_id,
                 page.buckets, page.provisional_after,
             )  # fmt: skip
+            reached, page = page.reached, None  # the buckets go once their rows are built
+            yield first, reached, rows
 
-    for page, rows in prefetched(pages_and_rows()):
+    # A pipeline of three: one thread fetches page n + 2 while another builds the rows of
+    # page n + 1 and this one writes page n.
+    fetched = prefetched(collect_usage(fetcher, query, start))
+    for first, reached, rows in prefetched(rows_of(fetched)):
         with transaction.atomic():
             _relax_commit()
             counts = write_rows(model, rows, timezone.now(), stream.path)
-            run.checkpoint = {**run.checkpoint, stream.type: {"reached": page.reached.isoformat()}}
-            first = datetime.fromtimestamp(page.buckets[0]["start_time"], UTC)
-            rollup.refresh_days(stream, task.pk, query.width, first, page.reached)
-            run.window_start = page.reached
+            run.checkpoint = {**run.checkpoint, stream.type: {"reached": reached.isoformat()}}
+            rollup.refresh_days(stream, task.pk, query.width, first, reached)
+            run.window_start = reached
             recorder.page_done(counts)
+        del rows
         release_memory()
     entry = run.checkpoint.get(stream.type, {})
     run.checkpoint = {**run.checkpoint, stream.type: {**entry, "done": True}}

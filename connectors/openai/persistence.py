@@ -82,6 +82,31 @@ def _typed(field: Field, value: Any, path: str) -> Any:
 _AS_SENT = {"int": int, "float": float, "bool": bool, "str": str}
 
 
+@dataclass
+class Rows:
+    """A page's rows: their columns once, then one tuple of values per row (a tuple is a
+    fraction of the size of a dict, and a page holds thousands)."""
+
+    columns: tuple[str, ...]
+    values: list[tuple]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def column(self, name: str) -> list[Any]:
+        at = self.columns.index(name)
+        return [row[at] for row in self.values]
+
+    def where(self, keep: list[bool]) -> Rows:
+        return Rows(self.columns, [row for row, k in zip(self.values, keep, strict=True) if k])
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.values]
+
+
+_BUCKET_COLUMNS = ("taskId", "connectorId", "startTime", "endTime", "bucketWidth", "provisional")
+
+
 def usage_rows(
     stream: UsageStream,
     width: str,
@@ -89,53 +114,54 @@ def usage_rows(
     connector_id: int,
     buckets: list[dict[str, Any]],
     provisional_after: int,
-) -> list[dict[str, Any]]:
+) -> Rows:
     """One row per bucket and result; a bucket ending after `provisional_after` (epoch
     seconds) may still be revised by OpenAI and is marked provisional."""
     path = stream.path
     fields = (*stream.dimensions, *stream.metrics)
-    plain = [(f.column, f.api) for f in fields if "." not in f.api]
-    checks = [(f.column, _AS_SENT.get(f.type), f) for f in fields if "." not in f.api]
+    plain = [f for f in fields if "." not in f.api]
     nested = [f for f in fields if "." in f.api]
-    dimensions = [f.column for f in stream.dimensions]
+    apis = [f.api for f in plain]
+    checks = [(i, _AS_SENT.get(f.type), f) for i, f in enumerate(plain)]
+    order = [*plain, *nested]
+    dims = [order.index(f) for f in stream.dimensions]
     known = known_fields(stream)
-    rows = []
+    default_object = stream.result_object
+    values = []
     for bucket in buckets:
-        common = {
-            "taskId": task_id,
-            "connectorId": connector_id,
-            "startTime": datetime.fromtimestamp(bucket["start_time"], UTC),
-            "endTime": datetime.fromtimestamp(bucket["end_time"], UTC),
-            "bucketWidth": width,
-            "provisional": bucket["end_time"] > provisional_after,
-        }
+        common = (
+            task_id,
+            connector_id,
+            datetime.fromtimestamp(bucket["start_time"], UTC),
+            datetime.fromtimestamp(bucket["end_time"], UTC),
+            width,
+            bucket["end_time"] > provisional_after,
+        )
         for result in bucket["results"]:
             if not isinstance(result, dict):
                 raise ContractError(f"{path} returned a result that is not an object.")
-            row = {column: result.get(api) for column, api in plain}
-            for column, expected, field in checks:
-                value = row[column]
+            row = [result.get(api) for api in apis]
+            for i, expected, field in checks:
+                value = row[i]
                 if value is not None and type(value) is not expected:
-                    row[column] = _typed(field, value, path)
+                    row[i] = _typed(field, value, path)
             for field in nested:
-                row[field.column] = _typed(field, _lookup(result, field.api), path)
+                row.append(_typed(field, _lookup(result, field.api), path))
             extra = None
             if not result.keys() <= known:
                 extra = {k: v for k, v in result.items() if k not in known}
-            row |= common
-            row["rowKey"] = row_key([row[c] for c in dimensions])
-            row["object"] = str(result.get("object") or stream.result_object)
-            row["extra"] = extra
-            rows.append(row)
-    return rows
+            key = row_key([row[i] for i in dims])
+            values.append((*row, *common, key, str(result.get("object") or default_object), extra))
+    columns = (*(f.column for f in order), *_BUCKET_COLUMNS, "rowKey", "object", "extra")
+    return Rows(columns, values)
 
 
-def upsert(model: type[models.Model], rows: list[dict[str, Any]], fetched_at: datetime) -> Counts:
+def upsert(model: type[models.Model], rows: Rows, fetched_at: datetime) -> Counts:
     """Insert new rows, update changed ones in place; count each kind. One statement."""
     if not rows:
         return Counts()
     fields = {f.column: f for f in model._meta.concrete_fields if not f.primary_key}
-    columns = [c for c in rows[0] if c in fields]
+    columns = list(rows.columns)
     stamps = ("firstFetchedAt", "lastFetchedAt", "lastChangedAt")
     compared = [c for c in columns if c not in KEY_COLUMNS]
     table = _q(model._meta.db_table)
@@ -153,7 +179,7 @@ def upsert(model: type[models.Model], rows: list[dict[str, Any]], fetched_at: da
     )
     stamp = fields["firstFetchedAt"].get_db_prep_value(fetched_at, connection)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [stamp, stamp, stamp, *_source_params(rows, columns, fields)])
+        cursor.execute(sql, [stamp, stamp, stamp, *_source_params(rows, fields)])
         returned = cursor.fetchall()
     return _count(returned, stamp)
 
@@ -203,11 +229,12 @@ def _array_type(field: models.Field) -> str:
     return f"{db_type}[]"
 
 
-def _source_params(rows, columns, fields) -> list[Any]:
+def _source_params(rows: Rows, fields: dict[str, models.Field]) -> list[Any]:
     def prep(column: str, value: Any) -> Any:  # None is SQL NULL, also for JSON columns
         return None if value is None else fields[column].get_db_prep_value(value, connection)
 
-    prepared = [[prep(c, row[c]) for c in columns] for row in rows]
+    columns = rows.columns
+    prepared = [[prep(c, v) for c, v in zip(columns, row, strict=True)] for row in rows.values]
     if connection.vendor == "postgresql":
         return [list(values) for values in zip(*prepared, strict=True)]
     return [json.dumps(prepared, default=str)]

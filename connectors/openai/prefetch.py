@@ -29,8 +29,10 @@ def prefetched(items: Iterator[T]) -> Iterator[T]:
     def produce() -> None:
         try:
             for item in items:
-                if not offer((item, None)):
+                entry, item = (item, None), None  # the queue holds the only reference
+                if not offer(entry):
                     return
+                entry = None
             offer((_DONE, None))
         except BaseException as error:  # handed to the consumer, raised there
             offer((_DONE, error))
@@ -44,5 +46,6 @@ def prefetched(items: Iterator[T]) -> Iterator[T]:
                     raise error
                 return
             yield item
+            item = None  # let the item go before waiting for the next one
     finally:
         stop.set()

@@ -20,7 +20,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from connectors.openai.pages import ContractError
-from connectors.openai.persistence import KEY_COLUMNS, Counts, upsert, usage_rows
+from connectors.openai.persistence import KEY_COLUMNS, Counts, Rows, upsert, usage_rows
 from connectors.openai.streams import UsageStream
 
 _STAMPS = ("firstFetchedAt", "lastFetchedAt", "lastChangedAt")
@@ -41,9 +41,7 @@ def write_page(
     return write_rows(model, rows, fetched_at, stream.path)
 
 
-def write_rows(
-    model: type[models.Model], rows: list[dict[str, Any]], fetched_at: datetime, path: str
-) -> Counts:
+def write_rows(model: type[models.Model], rows: Rows, fetched_at: datetime, path: str) -> Counts:
     """Write one page's rows (built by persistence.usage_rows from the answer to `path`)."""
     if not rows:
         return Counts()
@@ -56,45 +54,48 @@ def write_rows(
         raise ContractError(f"{path} returned a value the table cannot hold: {reason}.") from None
 
 
-def _copy_or_upsert(
-    model: type[models.Model], rows: list[dict[str, Any]], fetched_at: datetime
-) -> Counts:
+def _copy_or_upsert(model: type[models.Model], rows: Rows, fetched_at: datetime) -> Counts:
     held = _held_keys(model, rows)
-    new = [r for r in rows if (r["startTime"], r["rowKey"]) not in held]
-    known = [r for r in rows if (r["startTime"], r["rowKey"]) in held] if held else []
+    at_start, at_key = rows.columns.index("startTime"), rows.columns.index("rowKey")
+    is_new = [(row[at_start], row[at_key]) not in held for row in rows.values]
+    new = rows.where(is_new) if held else rows
     if new:
         try:
             with transaction.atomic():
                 _copy(model, new, fetched_at)
         except IntegrityError:  # another writer got there first: upsert them all
             return upsert(model, rows, fetched_at)
-    counts = _update(model, known, fetched_at) if known else Counts()
+    counts = _update(model, rows.where([not n for n in is_new]), fetched_at) if held else Counts()
     counts.inserted += len(new)
     return counts
 
 
-def _held_keys(model: type[models.Model], rows: list[dict[str, Any]]) -> set[tuple]:
+def _held_keys(model: type[models.Model], rows: Rows) -> set[tuple]:
     """The (startTime, rowKey) pairs the table already holds in the page's time span."""
-    first = min(r["startTime"] for r in rows)
-    last = max(r["startTime"] for r in rows)
+    starts = rows.column("startTime")
+    first = rows.values[0]
+    task, width = (first[rows.columns.index(c)] for c in ("taskId", "bucketWidth"))
     q = connection.ops.quote_name
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {q('startTime')}, {q('rowKey')} FROM {q(model._meta.db_table)} "
             f"WHERE {q('taskId')} = %s AND {q('bucketWidth')} = %s "
             f"AND {q('startTime')} BETWEEN %s AND %s",
-            [rows[0]["taskId"], rows[0]["bucketWidth"], first, last],
+            [task, width, min(starts), max(starts)],
         )
         return set(cursor.fetchall())
 
 
-def _update(model: type[models.Model], rows: list[dict[str, Any]], fetched_at: datetime) -> Counts:
+def _update(model: type[models.Model], rows: Rows, fetched_at: datetime) -> Counts:
     """Rows the table holds: copied to a scratch table of this session, then one UPDATE
     writes them in place; lastChangedAt moves only for a row whose values changed."""
+    if not rows:
+        return Counts()
     table = model._meta.db_table
     scratch = f"{table}_page"
     q = connection.ops.quote_name
-    columns = [c for c in rows[0] if c not in KEY_COLUMNS and c not in ("taskId", "connectorId")]
+    owners = ("taskId", "connectorId")
+    columns = [c for c in rows.columns if c not in KEY_COLUMNS and c not in owners]
     changed = " OR ".join(f"t.{q(c)} IS DISTINCT FROM s.{q(c)}" for c in columns)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -116,18 +117,17 @@ def _update(model: type[models.Model], rows: list[dict[str, Any]], fetched_at: d
     return Counts(updated=updated, unchanged=len(returned) - updated)
 
 
-def _copy(
-    model: type[models.Model], rows: list[dict[str, Any]], fetched_at: datetime, into: str = ""
-) -> None:
+def _copy(model: type[models.Model], rows: Rows, fetched_at: datetime, into: str = "") -> None:
     """One binary COPY of the rows into the model's table (or a table like it), stamped
     as fetched now."""
-    columns = [*rows[0], *_STAMPS]
+    columns = [*rows.columns, *_STAMPS]
     types = _column_types(model)
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
         sql.Identifier(into or model._meta.db_table),
         sql.SQL(", ").join(map(sql.Identifier, columns)),
     )
     stamps = (fetched_at,) * len(_STAMPS)
+    at_extra = rows.columns.index("extra")
     began = time.monotonic()
     # Django's own error classes (IntegrityError, DataError), as for any other statement.
     with (
@@ -136,11 +136,10 @@ def _copy(
         cursor.cursor.copy(statement) as copy,
     ):
         copy.set_types([types[c] for c in columns])
-        for row in rows:
-            extra = row["extra"]
-            if extra is not None:
-                row = {**row, "extra": Jsonb(extra)}
-            copy.write_row((*row.values(), *stamps))
+        for row in rows.values:
+            if row[at_extra] is not None:
+                row = (*row[:at_extra], Jsonb(row[at_extra]), *row[at_extra + 1 :])
+            copy.write_row((*row, *stamps))
     _log(statement.as_string(connection.connection), began)
 
 
