@@ -21,8 +21,10 @@ Each scenario runs 2 warm-ups, then 20 timed repetitions (fewer, but at least 5,
 20 would take over 20 s: the `n` column); p50 and p95 are wall time in this process
 (server time: no network, no browser; the test Client keeps its DB connection). Each is
 compared against its bare SQL: the heavy queries it runs (captured once with
-CaptureQueriesContext: the page query and the totals aggregate, or every query of a
-chart on the usage table), each run directly on a cursor.
+CaptureQueriesContext: every query on the usage table or its rollups `completionsDaily`
+and `completionsDailyBy`, i.e. the page query, the totals aggregate, the free-text
+lookup, every query of a chart), each run directly on a cursor. Session, user,
+connector and directory-name queries are not counted as bare SQL.
 
 Targets: p95 under 200 ms for every table page, under 500 ms for every chart; each view
 within 1.5x of its bare SQL (p50 over p50). A miss is reported, not raised.
