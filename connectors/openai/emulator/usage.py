@@ -43,17 +43,24 @@ class ResultPlan:
         self.metric_names = [f.api for f in stream.metrics]
         self.positions = positions
         self.names = ("object", *self.metric_names, *stream.group_by)
+        self.group_by = stream.group_by
+        self.result_object = stream.result_object
+        self._dims: dict[tuple[str, ...], list[int]] = {}
 
     def result(self, group_by: tuple[str, ...], key: tuple, leaves: list[int]) -> dict:
         values = leaves + [sum([leaves[j] for j in parts]) for parts in self.sums] + [None]
-        grouped = dict(zip(group_by, key, strict=True))
+        dims = self._dims.get(group_by)
+        if dims is None:  # where each of the stream's dimensions sits in a group key
+            at = [group_by.index(d) if d in group_by else len(group_by) for d in self.group_by]
+            dims = self._dims[group_by] = at
+        keyed = (*key, None)
         return dict(
             zip(
                 self.names,
                 (
-                    self.stream.result_object,
+                    self.result_object,
                     *[values[p] for p in self.positions],
-                    *[grouped.get(dim) for dim in self.stream.group_by],
+                    *[keyed[i] for i in dims],
                 ),
                 strict=True,
             )
