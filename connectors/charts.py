@@ -127,29 +127,37 @@ def over_time(
     """Sums per time slot: one series per value of `by` (the largest STACKED, then
     "Other"), or one series per metric when `by` is None. `provisional` flags the slots
     holding a bucket OpenAI may still revise."""
-    sums = {f"m{i}": Sum(m) for i, m in enumerate(metrics)}
+    # Stacked by a column: one sum of the metrics per group, added in SQL.
+    sums = {"m0": _total(metrics)} if by else {f"m{i}": Sum(m) for i, m in enumerate(metrics)}
     keys = ("slot", by) if by else ("slot",)
     daily = found.rolled_up(by) if found.grain == "day" else None
     if daily is not None:
         grouped = daily.order_by().annotate(slot=F("day")).values(*keys)
-        grouped = grouped.annotate(**sums, n_provisional=Sum("provisional_rows"))
+        grouped = grouped.annotate(n_provisional=Sum("provisional_rows"), **sums)
     else:
         slot = Trunc("start_time", found.grain, tzinfo=UTC)
         grouped = found.rows.order_by().annotate(slot=slot).values(*keys)
-        grouped = grouped.annotate(**sums, n_provisional=Count("id", filter=Q(provisional=True)))
+        grouped = grouped.annotate(n_provisional=Count("id", filter=Q(provisional=True)), **sums)
     slots: list[datetime] = []
     provisional: list[bool] = []
     values: dict[Any, dict[int, Any]] = defaultdict(dict)
-    for row in grouped.order_by("slot"):
-        slot = row["slot"] if isinstance(row["slot"], datetime) else _midnight(row["slot"])
-        if not slots or slots[-1] != slot:
-            slots.append(slot)
+    last = None
+    for slot, *row in grouped.order_by("slot").values_list(*keys, "n_provisional", *sums):
+        if slot != last:  # rows come ordered by slot: a new slot starts
+            slots.append(slot if isinstance(slot, datetime) else _midnight(slot))
             provisional.append(False)
-        provisional[-1] = provisional[-1] or row["n_provisional"] > 0
-        parts = {m: row[f"m{i}"] or 0 for i, m in enumerate(metrics)}
-        for key, value in ({row[by]: sum(parts.values())} if by else parts).items():
+            last = slot
+        at = len(slots) - 1
+        if by:
+            key, n_provisional, value = row
+            parts = {key: value or 0}
+        else:
+            n_provisional, *sums_of = row
+            parts = {m: v or 0 for m, v in zip(metrics, sums_of, strict=True)}
+        provisional[-1] = provisional[-1] or n_provisional > 0
+        for key, value in parts.items():
             cells = values[key]
-            cells[len(slots) - 1] = cells.get(len(slots) - 1, 0) + value
+            cells[at] = cells.get(at, 0) + value
     series = (
         _stacked(connector, by, values, len(slots))
         if by
