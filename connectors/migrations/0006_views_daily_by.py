@@ -415,31 +415,15 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.AddIndex(
-            model_name="audiospeeches",
-            index=models.Index(
-                fields=["connector", "characters", "id"], name="audiospeeche_characters"
-            ),
-        ),
-        migrations.AddIndex(
             model_name="audiospeechesdaily",
             index=models.Index(
                 fields=["connector", "projectId", "day"], name="audiospeechesdaily_proj"
             ),
         ),
         migrations.AddIndex(
-            model_name="audiotranscriptions",
-            index=models.Index(fields=["connector", "seconds", "id"], name="audiotranscr_seconds"),
-        ),
-        migrations.AddIndex(
             model_name="audiotranscriptionsdaily",
             index=models.Index(
                 fields=["connector", "projectId", "day"], name="audiotranscription_proj"
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="codeinterpretersessions",
-            index=models.Index(
-                fields=["connector", "numSessions", "id"], name="codeinterpre_numsessions"
             ),
         ),
         migrations.AddIndex(
@@ -449,27 +433,9 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.AddIndex(
-            model_name="completions",
-            index=models.Index(
-                fields=["connector", "inputTokens", "id"], name="completions_inputtokens"
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="completions",
-            index=models.Index(
-                fields=["connector", "outputTokens", "id"], name="completions_outputtokens"
-            ),
-        ),
-        migrations.AddIndex(
             model_name="completionsdaily",
             index=models.Index(
                 fields=["connector", "projectId", "day"], name="completionsdaily_proj"
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="embeddings",
-            index=models.Index(
-                fields=["connector", "inputTokens", "id"], name="embeddings_inputtokens"
             ),
         ),
         migrations.AddIndex(
@@ -479,30 +445,14 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.AddIndex(
-            model_name="filesearchcalls",
-            index=models.Index(
-                fields=["connector", "numRequests", "id"], name="filesearchca_numrequests"
-            ),
-        ),
-        migrations.AddIndex(
             model_name="filesearchcallsdaily",
             index=models.Index(
                 fields=["connector", "projectId", "day"], name="filesearchcallsdai_proj"
             ),
         ),
         migrations.AddIndex(
-            model_name="images",
-            index=models.Index(fields=["connector", "images", "id"], name="images_images"),
-        ),
-        migrations.AddIndex(
             model_name="imagesdaily",
             index=models.Index(fields=["connector", "projectId", "day"], name="imagesdaily_proj"),
-        ),
-        migrations.AddIndex(
-            model_name="moderations",
-            index=models.Index(
-                fields=["connector", "inputTokens", "id"], name="moderations_inputtokens"
-            ),
         ),
         migrations.AddIndex(
             model_name="moderationsdaily",
@@ -511,21 +461,9 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.AddIndex(
-            model_name="vectorstores",
-            index=models.Index(
-                fields=["connector", "usageBytes", "id"], name="vectorstores_usagebytes"
-            ),
-        ),
-        migrations.AddIndex(
             model_name="vectorstoresdaily",
             index=models.Index(
                 fields=["connector", "projectId", "day"], name="vectorstoresdaily_proj"
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="websearchcalls",
-            index=models.Index(
-                fields=["connector", "numRequests", "id"], name="websearchcal_numrequests"
             ),
         ),
         migrations.AddIndex(

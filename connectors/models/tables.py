@@ -56,21 +56,6 @@ def _meta(table: str, time_field: str, key_name: str, index_name: str, more: tup
     return type("Meta", (), {"db_table": table, "constraints": [key], "indexes": indexes})
 
 
-def sorted_metrics(stream: UsageStream) -> list[str]:
-    """The metrics a table page sorts by through an index: what its charts measure
-    (required counts other than requests). Other sorts read the time range and sort it."""
-    return [f.column for f in stream.metrics if f.required and f.column != "numModelRequests"]
-
-
-def _by_metric(stream: UsageStream) -> tuple:
-    """(connector, metric, id) per sorted metric: a sorted keyset page reads 51 entries."""
-    short = stream.table.lower()[:12]
-    return tuple(
-        models.Index(fields=["connector", metric, "id"], name=f"{short}_{metric.lower()[:12]}")
-        for metric in sorted_metrics(stream)
-    )
-
-
 def _class_name(table: str) -> str:
     return table[0].upper() + table[1:]
 
@@ -99,7 +84,6 @@ def _usage_table(stream: UsageStream) -> type[models.Model]:
         "start_time",
         f"{table}_natural_key",
         f"{table.lower()[:19]}_conn_time",
-        _by_metric(stream),
     )
     return type(_class_name(table), (models.Model,), attrs)
 
