@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -29,10 +30,10 @@ from connectors.models import (
 )
 from connectors.openai import rollup
 from connectors.openai.client import AdminClient, OpenAIError
-from connectors.openai.collector import Fetcher, collect_usage, window_start
+from connectors.openai.collector import Fetcher, collect_window, usage_windows, window_start
 from connectors.openai.persistence import Counts, usage_rows
 from connectors.openai.plan import StreamQuery, stream_queries
-from connectors.openai.prefetch import prefetched
+from connectors.openai.prefetch import in_order
 from connectors.openai.retry import RetryPolicy
 from connectors.openai.streams import UsageStream, request_count
 from connectors.openai.writer import write_rows
@@ -111,20 +112,23 @@ class Recorder:
     def __init__(self, run: TaskRun) -> None:
         self.run = run
         self.connector = run.task.connector
+        self._lock = threading.Lock()  # the fetch threads count and note too
 
     def before_request(self) -> None:
-        """Runs in the page prefetch thread too: no database here, only counting."""
+        """Runs on the page fetch threads too: no database here, only counting."""
         ratelimit.acquire(self.connector.pk, self.connector.requests_per_minute)
-        self.run.requests_made += 1
-        # Directory listings have no count known in advance: the plan grows with them.
-        self.run.requests_planned = max(self.run.requests_planned, self.run.requests_made)
+        with self._lock:
+            self.run.requests_made += 1
+            # Directory listings have no count known in advance: the plan grows with them.
+            self.run.requests_planned = max(self.run.requests_planned, self.run.requests_made)
 
     def on_retry(self, error: OpenAIError, delay: float) -> None:
         self.note(f"{error.message} Retrying in {delay:.1f} s.")
 
     def note(self, message: str) -> None:
         stamp = timezone.now().strftime("%H:%M:%S")
-        self.run.log = [*self.run.log, f"{stamp} {message}"][-LOG_LINES:]
+        with self._lock:
+            self.run.log = [*self.run.log, f"{stamp} {message}"][-LOG_LINES:]
 
     def page_done(self, counts: Counts) -> None:
         self.run.pages += 1
@@ -267,9 +271,17 @@ def _collect_stream(run, recorder, fetcher, query: StreamQuery, start: datetime)
             reached, page = page.reached, None  # the buckets go once their rows are built
             yield first, reached, rows
 
-    # Another thread fetches page n + 1 and builds its rows while this one writes page n.
-    # Only the rows wait in between: an answer's parsed JSON is four times their size.
-    for first, reached, rows in prefetched(rows_of(collect_usage(fetcher, query, start))):
+    windows = usage_windows(query, start, fetcher.client.server_time)
+
+    def window_job(i: int):  # runs on a fetch thread: fetch, parse, build the rows
+        pages = collect_window(fetcher, query, windows[i], last=i == len(windows) - 1)
+        return lambda: list(rows_of(pages))
+
+    # Two threads fetch the next page-sized windows side by side and build their rows
+    # while this one writes the pages in order; only rows wait in between (an answer's
+    # parsed JSON is four times their size).
+    jobs = (window_job(i) for i in range(len(windows)))
+    for first, reached, rows in (page for pages in in_order(jobs) for page in pages):
         with transaction.atomic():
             _relax_commit()
             counts = write_rows(model, rows, timezone.now(), stream.path)

@@ -12,11 +12,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.openai.client import AdminClient
-from connectors.openai.pages import list_pages, usage_pages
+from connectors.openai.pages import ContractError, list_pages, usage_pages
 from connectors.openai.plan import StreamQuery
 from connectors.openai.retry import RetryPolicy, call_with_retries
 from connectors.openai.streams import (
     DIRECTORY_PAGE_LIMIT,
+    WIDTH_SECONDS,
     UsageStream,
     floor_time,
 )
@@ -103,22 +104,57 @@ class Fetcher:
         return self.client.server_time or datetime.now(UTC)
 
 
-def collect_usage(fetcher: Fetcher, query: StreamQuery, start: datetime) -> Iterator[Page]:
+# Windows that open-ended collections split off stop this long before OpenAI's now (as
+# its last answer dated it); the last window is left open.
+OPEN_MARGIN = timedelta(hours=1)
+
+
+def usage_windows(
+    query: StreamQuery, start: datetime, server_now: datetime | None
+) -> list[tuple[datetime, datetime | None]]:
+    """[start, end) cut into windows of exactly one largest page each, so that they can be
+    fetched side by side with no more requests than one paginated query. Without an END
+    TIME the last window is open-ended and starts at a page boundary before OpenAI's now;
+    with neither an END TIME nor OpenAI's now (no answer yet), there is one open window."""
     stream = query.stream
+    width = WIDTH_SECONDS["1d" if stream.floor_to_day else query.width]
     first = floor_time(start, "1d") if stream.floor_to_day else start
-    window = provisional_window(stream, query.width)
-    pages = usage_pages(
-        fetcher.for_path(stream.path),
-        stream.path,
-        usage_params(query, start),
-        int(first.timestamp()),
-    )
-    for buckets in pages:
+    span = stream.page_limit(query.width)[1] * width
+    aligned = int(floor_time(first, "1d" if stream.floor_to_day else query.width).timestamp())
+    until = query.end or (server_now - OPEN_MARGIN if server_now else first)
+    edges = [first]
+    boundary = aligned + span  # page k ends at the bucket boundary k pages on
+    while datetime.fromtimestamp(boundary, UTC) < until:
+        edges.append(datetime.fromtimestamp(boundary, UTC))
+        boundary += span
+    windows: list[tuple[datetime, datetime | None]] = list(zip(edges, edges[1:], strict=False))
+    return [*windows, (edges[-1], query.end)]
+
+
+def collect_window(
+    fetcher: Fetcher, query: StreamQuery, window: tuple[datetime, datetime | None], last: bool
+) -> Iterator[Page]:
+    """The pages of one window, in order. A window before the last must be full: its last
+    bucket ends where the next window starts, or OpenAI stopped early."""
+    stream = query.stream
+    begin, end = window
+    params = {**usage_params(query, begin)}
+    if end is not None:
+        params["end_time"] = int(end.timestamp())
+    provisional = provisional_window(stream, query.width)
+    reached = None
+    for buckets in usage_pages(
+        fetcher.for_path(stream.path), stream.path, params, int(begin.timestamp())
+    ):
         if not buckets:
             continue
-        provisional_after = int((fetcher.server_now() - window).timestamp())
+        provisional_after = int((fetcher.server_now() - provisional).timestamp())
         reached = datetime.fromtimestamp(buckets[-1]["end_time"], UTC)
         yield Page(buckets, reached, provisional_after)
+    if not last and reached != end:
+        raise ContractError(
+            f"{stream.path} stopped before {end:%Y-%m-%d %H:%M} UTC without saying it had more."
+        )
 
 
 def list_all(fetcher: Fetcher, path: str, params: dict[str, Any] | None = None) -> Iterator[list]:

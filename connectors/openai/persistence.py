@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from operator import itemgetter
 from typing import Any
 
 from django.db import connection, models
@@ -36,12 +37,27 @@ def known_fields(stream: UsageStream) -> set[str]:
     return {f.api.split(".")[0] for f in (*stream.dimensions, *stream.metrics)} | {"object"}
 
 
-_KEY_TEXT = json.JSONEncoder(ensure_ascii=False).encode
+_JSON_STRING = json.encoder.encode_basestring  # a str as JSON, non-ASCII kept (C)
+_JSON_WORDS = {None: "null", True: "true", False: "false"}
+
+
+def _key_text(dims: list[Any]) -> str:
+    """json.dumps(dims, ensure_ascii=False), which is how Postgres prints the array, built
+    part by part: the dimensions are strings, booleans or empty."""
+    parts = []
+    for value in dims:
+        if type(value) is str:
+            parts.append(_JSON_STRING(value))
+        elif value is None or type(value) is bool:
+            parts.append(_JSON_WORDS[value])
+        else:
+            parts.append(json.dumps(value, ensure_ascii=False))
+    return "[" + ", ".join(parts) + "]"
 
 
 def row_key(dims: list[Any]) -> uuid.UUID:
     """The dimensions as one value: the MD5 of their JSON array, as Postgres prints it."""
-    digest = hashlib.md5(_KEY_TEXT(dims).encode(), usedforsecurity=False).digest()
+    digest = hashlib.md5(_key_text(dims).encode(), usedforsecurity=False).digest()
     return uuid.UUID(bytes=digest)
 
 
@@ -122,6 +138,7 @@ def usage_rows(
     plain = [f for f in fields if "." not in f.api]
     nested = [f for f in fields if "." in f.api]
     apis = [f.api for f in plain]
+    pick = itemgetter(*apis) if len(apis) > 1 else lambda result: (result[apis[0]],)
     checks = [(i, _AS_SENT.get(f.type), f) for i, f in enumerate(plain)]
     order = [*plain, *nested]
     dims = [order.index(f) for f in stream.dimensions]
@@ -140,7 +157,10 @@ def usage_rows(
         for result in bucket["results"]:
             if not isinstance(result, dict):
                 raise ContractError(f"{path} returned a result that is not an object.")
-            row = [result.get(api) for api in apis]
+            try:  # OpenAI sends every field, null when empty
+                row = list(pick(result))
+            except KeyError:
+                row = [result.get(api) for api in apis]
             for i, expected, field in checks:
                 value = row[i]
                 if value is not None and type(value) is not expected:

@@ -1,51 +1,39 @@
-"""Fetch the next page while the current one is written: the HTTP wait overlaps the
-database work. The producer thread touches no database; it only fetches and parses."""
+"""Fetch the next pages while the current one is written: the HTTP waits overlap the
+database work and each other. The fetch threads touch no database; they only fetch,
+parse and build rows."""
 
 from __future__ import annotations
 
-import queue
-import threading
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
 _DONE = object()
 
 
-def prefetched(items: Iterator[T]) -> Iterator[T]:
-    """Yield `items` as they are, producing each next one in a background thread."""
-    handoff: queue.Queue = queue.Queue(maxsize=1)
-    stop = threading.Event()
-
-    def offer(entry: tuple) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(entry, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                entry, item = (item, None), None  # the queue holds the only reference
-                if not offer(entry):
-                    return
-                entry = None
-            offer((_DONE, None))
-        except BaseException as error:  # handed to the consumer, raised there
-            offer((_DONE, error))
-
-    threading.Thread(target=produce, name="page-prefetch", daemon=True).start()
+def in_order(jobs: Iterable[Callable[[], T]], workers: int = 2) -> Iterator[T]:
+    """Run the jobs on `workers` threads and yield their results in the jobs' order. The
+    first job runs alone (a rejected key or a bad parameter fails on one request, not on
+    several at once); after it, `workers` jobs are kept going. A job's exception is raised
+    when its turn comes; jobs not started by then never start."""
+    pending: deque[Future] = deque()
+    todo = iter(jobs)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="page-fetch")
     try:
-        while True:
-            item, error = handoff.get()
-            if item is _DONE:
-                if error is not None:
-                    raise error
-                return
-            yield item
-            item = None  # let the item go before waiting for the next one
+        for job in todo:
+            pending.append(pool.submit(job))
+            break
+        while pending:
+            result = pending.popleft().result()
+            for job in todo:  # keep `workers` jobs going while this result is used
+                pending.append(pool.submit(job))
+                if len(pending) >= workers:
+                    break
+            yield result
+            result = None  # let it go before waiting for the next one
     finally:
-        stop.set()
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
