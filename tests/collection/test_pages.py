@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
+from connectors.openai.collector import collect_window, usage_windows
 from connectors.openai.pages import ContractError, list_pages, usage_pages
+from connectors.openai.plan import stream_queries
+from connectors.openai.streams import request_count
 
 PATH = "/organization/usage/completions"
 
@@ -59,3 +64,60 @@ def test_it_refuses_a_directory_list_that_repeats_its_cursor():
     listing = {"object": "list", "data": [{"id": "a"}], "has_more": True, "last_id": "a"}
     with pytest.raises(ContractError, match="no new cursor"):
         list(list_pages(serve(listing, listing), "/organization/users", {}))
+
+
+# --- page-sized windows ---------------------------------------------------------------
+
+
+def hourly_query(start: str, end: str | None):
+    params = {
+        "type": "completions",
+        "completions-StartTime": start,
+        "completions-BucketWidth": "1h",
+    }
+    if end:
+        params["completions-EndTime"] = end
+    return stream_queries("completions", params)[0]
+
+
+def test_windows_split_a_range_into_exactly_the_pages_it_needs():
+    query = hourly_query("2025-11-01", "2026-11-01")
+    windows = usage_windows(query, query.start, None)
+    assert len(windows) == request_count(query.stream, "1h", query.start, query.end)
+    assert windows[0][0] == query.start and windows[-1][1] == query.end
+    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:], strict=False))
+    largest = timedelta(hours=query.stream.page_limit("1h")[1])
+    assert all(end - begin <= largest for begin, end in windows)
+
+
+def test_an_open_range_is_split_only_up_to_openai_s_now():
+    query = hourly_query("2026-09-01", None)
+    assert usage_windows(query, query.start, None) == [(query.start, None)]
+    now = datetime(2026, 10, 1, 12, tzinfo=UTC)
+    windows = usage_windows(query, query.start, now)
+    assert windows[-1][1] is None and windows[-1][0] < now
+    assert all(end is not None and end <= now for _, end in windows[:-1])
+
+
+class Answers:
+    """Stands in for the fetcher: the given answers, in order."""
+
+    def __init__(self, *pages) -> None:
+        self.fetch = serve(*pages)
+
+    def for_path(self, path):
+        return self.fetch
+
+    def server_now(self):
+        return datetime(2026, 10, 1, tzinfo=UTC)
+
+
+def test_a_window_that_stops_early_fails_loudly():
+    query = hourly_query("2026-09-01", "2026-09-15")
+    window = usage_windows(query, query.start, None)[0]
+    begin = int(window[0].timestamp())
+    short = Answers(page([bucket(begin + i * 3600, begin + (i + 1) * 3600) for i in range(5)]))
+    with pytest.raises(ContractError, match="stopped before"):
+        list(collect_window(short, query, window, last=False))
+    last = Answers(page([bucket(begin + i * 3600, begin + (i + 1) * 3600) for i in range(5)]))
+    assert len(list(collect_window(last, query, window, last=True))) == 1
