@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
+from operator import itemgetter
 
 from connectors.openai.emulator.catalog import recipe_for
 from connectors.openai.emulator.engine import StreamData, aggregate
@@ -45,26 +47,31 @@ class ResultPlan:
         self.names = ("object", *self.metric_names, *stream.group_by)
         self.group_by = stream.group_by
         self.result_object = stream.result_object
-        self._dims: dict[tuple[str, ...], list[int]] = {}
+        self._dims: dict[tuple[str, ...], Callable[[tuple], tuple]] = {}
+        self._metrics = _picker(positions)
 
     def result(self, group_by: tuple[str, ...], key: tuple, leaves: list[int]) -> dict:
         values = leaves + [sum([leaves[j] for j in parts]) for parts in self.sums] + [None]
         dims = self._dims.get(group_by)
         if dims is None:  # where each of the stream's dimensions sits in a group key
-            at = [group_by.index(d) if d in group_by else len(group_by) for d in self.group_by]
-            dims = self._dims[group_by] = at
-        keyed = (*key, None)
+            dims = self._dims[group_by] = _picker(
+                [group_by.index(d) if d in group_by else len(group_by) for d in self.group_by]
+            )
         return dict(
             zip(
                 self.names,
-                (
-                    self.result_object,
-                    *[values[p] for p in self.positions],
-                    *[keyed[i] for i in dims],
-                ),
+                (self.result_object, *self._metrics(values), *dims((*key, None))),
                 strict=True,
             )
         )
+
+
+def _picker(positions: list[int]):
+    """A function seq -> tuple of seq's items at `positions` (itemgetter, always a tuple)."""
+    if len(positions) == 1:
+        at = positions[0]
+        return lambda seq: (seq[at],)
+    return itemgetter(*positions) if positions else lambda seq: ()
 
 
 @lru_cache(maxsize=64)
@@ -76,6 +83,7 @@ def matches(dims: dict, filters: tuple[tuple[str, frozenset], ...]) -> bool:
     return all(dims.get(dim) in values for dim, values in filters)
 
 
+@lru_cache(maxsize=65536)  # the same groups come back bucket after bucket
 def sort_key(key: tuple) -> tuple:
     return tuple((value is None, str(value)) for value in key)
 
