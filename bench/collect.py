@@ -278,6 +278,7 @@ def _worker(run_id: int, profile: bool) -> None:
     from connectors import runs
     from connectors.models import TaskRun
 
+    runs.share_malloc_arena()  # as the Celery worker does when it starts
     timers: dict[str, float] = {}
     samples: list[int] = []
     _instrument(timers)

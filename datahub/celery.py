@@ -1,9 +1,19 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datahub.settings")
 
 app = Celery("datahub")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+@worker_process_init.connect
+def _share_malloc_arena(**kwargs) -> None:
+    """A worker's run threads share one malloc arena: its memory stays flat over long runs."""
+    from connectors.runs import share_malloc_arena
+
+    share_malloc_arena()
