@@ -1,7 +1,7 @@
 """Benchmark: how fast and how lean is the collector on a year of hourly usage?
 
-Measures the collector end to end (HTTP to the emulator, JSON, row building, one upsert
-per page, the run's bookkeeping) on a year of 1h completions buckets grouped by project,
+Measures the collector end to end (HTTP to the emulator, JSON, row building, the page
+writes and rollups, the run's bookkeeping) on a year of 1h completions buckets grouped by project,
 model and user: rows/s = rows written / wall seconds, requests and pages, and the peak
 memory (ru_maxrss) of the worker process, once for a month and once for a year.
 
@@ -240,7 +240,7 @@ def _timed(timers: dict[str, float], name: str, function: Callable) -> Callable:
 
 def _instrument(timers: dict[str, float]) -> None:
     """Time the collector's stages from outside: requests (and within them JSON parsing)
-    and the page writes (rows built and upserted)."""
+    and row building on the fetch threads; page writes and rollups on the run's thread."""
     from connectors import runs
     from connectors.openai import client
 
@@ -457,7 +457,7 @@ def _print_collection(collection: Collection) -> None:
     wait = t.get("request", 0.0) - t.get("json", 0.0)
     written = t.get("upsert", 0.0) + t.get("rollup", 0.0)
     print(
-        f"  fetching (in the prefetch thread): HTTP wait {wait:.2f} s, JSON "
+        f"  fetching (on the fetch threads, added up): HTTP wait {wait:.2f} s, JSON "
         f"{t.get('json', 0.0):.2f} s, rows built {t.get('rows', 0.0):.2f} s"
     )
     print(

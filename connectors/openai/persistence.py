@@ -1,9 +1,10 @@
-"""API results → typed rows, written page by page with one upsert statement per page.
+"""API results → typed rows, and the upsert that writes a page of them in one statement.
 
 The upsert keys on (task, bucket width, bucket start, rowKey); rowKey folds every
 dimension, NULLs included, into a UUID, so an empty dimension never escapes the unique
-constraint. One statement per page whatever its size: Postgres reads the page from
-typed arrays (unnest), SQLite from one JSON document (json_each).
+constraint. One statement whatever the page's size: Postgres reads the rows from typed
+arrays (unnest), SQLite from one JSON document (json_each). On Postgres the writer
+(writer.py) takes it only for pages raced by another writer; SQLite takes it always.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 On Postgres, the page's rows that the table does not hold yet (all of them on a first
 load) go in with one binary COPY, the fastest way into a table; rows it already holds
-(a re-read window, a repeated run) go through one upsert that updates them in place and
-tells changed from unchanged. Which is which comes from one index range read of the
+(a re-read window, a repeated run) are copied to a scratch table and one UPDATE writes
+them in place, telling changed from unchanged. Which is which comes from one index range read of the
 page's keys. Should another writer add some of the same rows in between, the COPY fails
 on the natural key and the whole page goes through the upsert instead: never a duplicate.
 Other databases take the upsert for every page.
