@@ -12,6 +12,7 @@ import logging
 import sys
 import threading
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -31,7 +32,7 @@ from connectors.models import (
 from connectors.openai import rollup
 from connectors.openai.client import AdminClient, OpenAIError
 from connectors.openai.collector import Fetcher, collect_window, usage_windows, window_start
-from connectors.openai.persistence import Counts, usage_rows
+from connectors.openai.persistence import Counts, Rows, usage_rows
 from connectors.openai.plan import StreamQuery, stream_queries
 from connectors.openai.prefetch import in_order
 from connectors.openai.retry import RetryPolicy
@@ -261,26 +262,32 @@ def _collect_stream(run, recorder, fetcher, query: StreamQuery, start: datetime)
     recorder.note(f"{stream.type}: from {start:%Y-%m-%d %H:%M} in {query.width} buckets.")
     task = run.task
 
-    def rows_of(pages):  # (first bucket's start, the page's end, its rows); no buckets
-        for page in pages:
-            first = datetime.fromtimestamp(page.buckets[0]["start_time"], UTC)
-            rows = usage_rows(
-                stream, query.width, task.pk, task.connector_id,
-                page.buckets, page.provisional_after,
-            )  # fmt: skip
-            reached, page = page.reached, None  # the buckets go once their rows are built
-            yield first, reached, rows
-
     windows = usage_windows(query, start, fetcher.client.server_time)
 
-    def window_job(i: int):  # runs on a fetch thread: fetch, parse, build the rows
+    def window_rows(i: int) -> list[tuple[datetime, datetime, Rows]]:
+        """On a fetch thread: window i's pages as (first bucket's start, the page's end,
+        its rows); each page's buckets are let go once its rows are built."""
         pages = collect_window(fetcher, query, windows[i], last=i == len(windows) - 1)
-        return lambda: list(rows_of(pages))
+        return [
+            (
+                datetime.fromtimestamp(page.buckets[0]["start_time"], UTC),
+                page.reached,
+                usage_rows(
+                    stream,
+                    query.width,
+                    task.pk,
+                    task.connector_id,
+                    page.buckets,
+                    page.provisional_after,
+                ),
+            )
+            for page in pages
+        ]
 
     # Two threads fetch the next page-sized windows side by side and build their rows
     # while this one writes the pages in order; only rows wait in between (an answer's
     # parsed JSON is four times their size).
-    jobs = (window_job(i) for i in range(len(windows)))
+    jobs = (partial(window_rows, i) for i in range(len(windows)))
     for first, reached, rows in (page for pages in in_order(jobs) for page in pages):
         with transaction.atomic():
             _relax_commit()

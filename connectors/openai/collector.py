@@ -117,10 +117,10 @@ def usage_windows(
     TIME the last window is open-ended and starts at a page boundary before OpenAI's now;
     with neither an END TIME nor OpenAI's now (no answer yet), there is one open window."""
     stream = query.stream
-    width = WIDTH_SECONDS["1d" if stream.floor_to_day else query.width]
+    grain = "1d" if stream.floor_to_day else query.width
     first = floor_time(start, "1d") if stream.floor_to_day else start
-    span = stream.page_limit(query.width)[1] * width
-    aligned = int(floor_time(first, "1d" if stream.floor_to_day else query.width).timestamp())
+    span = stream.page_limit(query.width)[1] * WIDTH_SECONDS[grain]
+    aligned = int(floor_time(first, grain).timestamp())
     until = query.end or (server_now - OPEN_MARGIN if server_now else first)
     edges = [first]
     boundary = aligned + span  # page k ends at the bucket boundary k pages on
@@ -138,7 +138,7 @@ def collect_window(
     bucket ends where the next window starts, or OpenAI stopped early."""
     stream = query.stream
     begin, end = window
-    params = {**usage_params(query, begin)}
+    params = usage_params(query, begin)
     if end is not None:
         params["end_time"] = int(end.timestamp())
     provisional = provisional_window(stream, query.width)

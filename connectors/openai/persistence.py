@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -114,8 +115,13 @@ class Rows:
         at = self.columns.index(name)
         return [row[at] for row in self.values]
 
-    def where(self, keep: list[bool]) -> Rows:
-        return Rows(self.columns, [row for row, k in zip(self.values, keep, strict=True) if k])
+    def split(self, test: Callable[[tuple], bool]) -> tuple[Rows, Rows]:
+        """(the rows that pass `test`, the others)."""
+        passed: list[tuple] = []
+        failed: list[tuple] = []
+        for row in self.values:
+            (passed if test(row) else failed).append(row)
+        return Rows(self.columns, passed), Rows(self.columns, failed)
 
     def dicts(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.values]

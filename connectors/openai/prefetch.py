@@ -10,7 +10,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
-_DONE = object()
 
 
 def in_order(jobs: Iterable[Callable[[], T]], workers: int = 2) -> Iterator[T]:
@@ -22,9 +21,9 @@ def in_order(jobs: Iterable[Callable[[], T]], workers: int = 2) -> Iterator[T]:
     todo = iter(jobs)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="page-fetch")
     try:
-        for job in todo:
-            pending.append(pool.submit(job))
-            break
+        first = next(todo, None)
+        if first is not None:
+            pending.append(pool.submit(first))
         while pending:
             result = pending.popleft().result()
             for job in todo:  # keep `workers` jobs going while this result is used

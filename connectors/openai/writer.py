@@ -3,8 +3,8 @@
 On Postgres, the page's rows that the table does not hold yet (all of them on a first
 load) go in with one binary COPY, the fastest way into a table; rows it already holds
 (a re-read window, a repeated run) are copied to a scratch table and one UPDATE writes
-them in place, telling changed from unchanged. Which is which comes from one index range read of the
-page's keys. Should another writer add some of the same rows in between, the COPY fails
+them in place, telling changed from unchanged. Which is which comes from one index range
+read of the page's keys. Should another writer add some of the same rows in between, the COPY fails
 on the natural key and the whole page goes through the upsert instead: never a duplicate.
 Other databases take the upsert for every page.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from django.db import DataError, IntegrityError, connection, models, transaction
@@ -57,15 +58,14 @@ def write_rows(model: type[models.Model], rows: Rows, fetched_at: datetime, path
 def _copy_or_upsert(model: type[models.Model], rows: Rows, fetched_at: datetime) -> Counts:
     held = _held_keys(model, rows)
     at_start, at_key = rows.columns.index("startTime"), rows.columns.index("rowKey")
-    is_new = [(row[at_start], row[at_key]) not in held for row in rows.values]
-    new = rows.where(is_new) if held else rows
+    known, new = rows.split(lambda row: (row[at_start], row[at_key]) in held)
     if new:
         try:
             with transaction.atomic():
                 _copy(model, new, fetched_at)
         except IntegrityError:  # another writer got there first: upsert them all
             return upsert(model, rows, fetched_at)
-    counts = _update(model, rows.where([not n for n in is_new]), fetched_at) if held else Counts()
+    counts = _update(model, known, fetched_at)
     counts.inserted += len(new)
     return counts
 
@@ -143,6 +143,7 @@ def _copy(model: type[models.Model], rows: Rows, fetched_at: datetime, into: str
     _log(statement.as_string(connection.connection), began)
 
 
+@cache
 def _column_types(model: type[models.Model]) -> dict[str, str]:
     """Column -> Postgres type name ("numeric(38, 18)" -> "numeric"), for binary COPY."""
     return {f.column: f.db_type(connection).split("(")[0] for f in model._meta.concrete_fields}
