@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_init, worker_process_init
+from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datahub.settings")
 
@@ -11,9 +11,9 @@ app.autodiscover_tasks()
 
 
 @worker_init.connect
-@worker_process_init.connect
 def _share_malloc_arena(**kwargs) -> None:
-    """A worker's run threads share one malloc arena: its memory stays flat over long runs."""
+    """A worker's run threads share one malloc arena: its memory stays flat over long runs.
+    Set in the main process as the worker starts; prefork children inherit it."""
     from connectors.runs import share_malloc_arena
 
     share_malloc_arena()
