@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from types import SimpleNamespace
@@ -23,8 +23,10 @@ from django.db.models import Count, F, Max, Min, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Trunc
 
 from connectors import datatables
+from connectors.datatables import midnight
 from connectors.models import USAGE_TABLES, Connector, RunStatus, TaskRun
 from connectors.models.runs import ACTIVE
+from connectors.models.tables import NUMERIC
 from connectors.openai.streams import WIDTH_SECONDS, UsageStream, streams_for
 
 TOP = 10
@@ -51,7 +53,7 @@ def main_metrics(stream: UsageStream) -> tuple[str, ...]:
     required = tuple(f.column for f in stream.metrics if f.required and f.column != REQUESTS)
     if required:
         return required
-    return next((f.column,) for f in stream.metrics if f.type in ("int", "decimal", "float"))
+    return next((f.column,) for f in stream.metrics if f.type in NUMERIC)
 
 
 def metric_label(metrics: tuple[str, ...]) -> str:
@@ -95,14 +97,14 @@ def buckets(rows: QuerySet, rollup: Summed | None = None) -> Buckets | None:
     on the smallest rollup when there is one."""
     daily = rollup(None) if rollup is not None else None
     if daily is not None:
-        spans = daily.order_by().values("bucket_width").annotate(first=Min("day"))
+        spans = daily.order_by().values("bucket_width").annotate(first=Min("day"), last=Max("day"))
         spans = [
-            s | {"first": _midnight(s["first"]), "last": _midnight(s["last"]) + timedelta(days=1)}
-            for s in spans.annotate(last=Max("day"))
+            s | {"first": midnight(s["first"]), "last": midnight(s["last"]) + timedelta(days=1)}
+            for s in spans
         ]
     else:
-        spans = rows.order_by().values("bucket_width").annotate(first=Min("start_time"))
-        spans = list(spans.annotate(last=Max("start_time")))
+        spans = rows.order_by().values("bucket_width")
+        spans = list(spans.annotate(first=Min("start_time"), last=Max("start_time")))
     spans = [s for s in spans if s["bucket_width"] in WIDTH_SECONDS]
     if not spans:
         return None
@@ -144,7 +146,7 @@ def over_time(
     last = None
     for slot, *row in grouped.order_by("slot").values_list(*keys, "n_provisional", *sums):
         if slot != last:  # rows come ordered by slot: a new slot starts
-            slots.append(slot if isinstance(slot, datetime) else _midnight(slot))
+            slots.append(slot if isinstance(slot, datetime) else midnight(slot))
             provisional.append(False)
             last = slot
         at = len(slots) - 1
@@ -239,9 +241,7 @@ def labels(connector: Connector, column: str | None, keys: list) -> dict[Any, st
     result, seen = {}, set()
     for key in keys:
         name = known.get(key)
-        text = NONE_LABEL if key is None else (name.text if name else key)
-        if name and name.state:
-            text = f"{text} ({name.state})"
+        text = NONE_LABEL if key is None else (name.label if name else key)
         if text in seen:  # two projects may share a name; a chart axis may not
             text = f"{text} · {key}"
         seen.add(text)
@@ -280,13 +280,14 @@ def table_charts(
     metrics, by = main_metrics(stream), options.get(split) or None
     label = metric_label(metrics)
     charts = [_over_time_chart(connector, found, "chart-main", label, metrics, by)]
+    dims = {f.column for f in stream.dimensions}
     if REQUESTS in {f.column for f in stream.metrics} and REQUESTS not in metrics:
         by = by or ("model" if "model" in options.values() else None)
         charts.append(
             _over_time_chart(connector, found, "chart-requests", "requests", (REQUESTS,), by)
         )
     for column in ("projectId", "model", "userId", "lineItem"):
-        if column in {f.column for f in stream.dimensions}:
+        if column in dims:
             items = top(connector, found.summed(column), column, metrics)
             title = f"Top {LABELS[column]}s by {label}"
             charts.append(_chart(f"chart-top-{column}", title, "top", metrics, items=items))
@@ -308,10 +309,6 @@ def _chart(chart_id: str, title: str, kind: str, metrics: tuple[str, ...], **dat
 # --- the connector overview -----------------------------------------------------------
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), UTC)
-
-
 def month_spend(costs: QuerySet, month: date, today: date) -> dict[str, Any]:
     """Spend in `month` and in the month before (UTC days), in one query. `to_date` sums
     the month before over as many days as `month` has had, for a like-for-like change."""
@@ -320,11 +317,11 @@ def month_spend(costs: QuerySet, month: date, today: date) -> dict[str, Any]:
     end = (start + timedelta(days=32)).replace(day=1)
     elapsed = min(today + timedelta(days=1), end) - start
     cut = min(previous + max(elapsed, timedelta()), start)
-    window = costs.filter(start_time__gte=_midnight(previous), start_time__lt=_midnight(end))
+    window = costs.filter(start_time__gte=midnight(previous), start_time__lt=midnight(end))
     sums = window.aggregate(
-        this=Sum("amountValue", filter=Q(start_time__gte=_midnight(start))),
-        last=Sum("amountValue", filter=Q(start_time__lt=_midnight(start))),
-        to_date=Sum("amountValue", filter=Q(start_time__lt=_midnight(cut))),
+        this=Sum("amountValue", filter=Q(start_time__gte=midnight(start))),
+        last=Sum("amountValue", filter=Q(start_time__lt=midnight(start))),
+        to_date=Sum("amountValue", filter=Q(start_time__lt=midnight(cut))),
     )
     sums = {k: v or Decimal(0) for k, v in sums.items()}
     sums["change"] = (
@@ -341,18 +338,18 @@ def overview(connector: Connector, month: date, today: date) -> dict[str, Any]:
     costs = USAGE_TABLES["costs"].objects.filter(connector=connector)
     spend = month_spend(costs, month, today)
     end = min(today + timedelta(days=1), (spend["month"] + timedelta(days=32)).replace(day=1))
-    since = _midnight(end - timedelta(days=30))
-    recent_costs = costs.filter(start_time__gte=since, start_time__lt=_midnight(end))
+    since = midnight(end - timedelta(days=30))
+    recent_costs = costs.filter(start_time__gte=since, start_time__lt=midnight(end))
     completions = datatables.stream_for_table("completions")
-    recent = datatables.TableQuery(completions, "custom", since, _midnight(end))
+    recent = datatables.TableQuery(completions, "custom", since, midnight(end))
     tokens = datatables.filtered(connector, recent)
     charts = []
     daily = buckets(recent_costs)
     if daily is not None:
-        trend = over_time(connector, daily, ("amountValue",), None)
-        trend["series"][0]["name"] = "cost"
-        charts.append(_chart("chart-trend", "Cost per day", "stack", ("amountValue",), **trend))
         cost = ("amountValue",)
+        trend = over_time(connector, daily, cost, None)
+        trend["series"][0]["name"] = "cost"
+        charts.append(_chart("chart-trend", "Cost per day", "stack", cost, **trend))
         by_project = top(connector, daily.rows, "projectId", cost)
         charts.append(
             _chart("chart-cost-projects", "Top projects by cost", "top", cost, items=by_project)
@@ -368,7 +365,7 @@ def overview(connector: Connector, month: date, today: date) -> dict[str, Any]:
             items = top(connector, used.summed(column), column, both)
             title = f"Top {LABELS[column]}s by tokens"
             charts.append(_chart(f"chart-tokens-{column}", title, "top", both, items=items))
-    window = {"start": since, "end": _midnight(end) - timedelta(days=1)}
+    window = {"start": since, "end": midnight(end) - timedelta(days=1)}
     health = task_health(connector)
     failing = [h for h in health if h["failing"]]
     return {"spend": spend, "charts": charts, "window": window, "tasks": health, "failing": failing}

@@ -25,7 +25,7 @@ from connectors.models import (
     ProjectEntry,
     UserEntry,
 )
-from connectors.models.tables import by_dimensions
+from connectors.models.tables import NUMERIC, by_dimensions
 from connectors.openai.streams import STREAMS, UsageStream
 
 PAGE_SIZE = 50
@@ -55,12 +55,13 @@ def stream_for_table(table: str) -> UsageStream | None:
     return next((s for s in usage_streams() if s.table == table), None)
 
 
+def midnight(day: date) -> datetime:
+    """The start of a UTC day."""
+    return datetime.combine(day, time(), UTC)
+
+
 def preset_range(preset: str, today: date) -> tuple[datetime | None, datetime | None]:
     """[start, end) of a preset, in UTC days."""
-
-    def midnight(day: date) -> datetime:
-        return datetime.combine(day, time(), UTC)
-
     tomorrow = midnight(today + timedelta(days=1))
     first = today.replace(day=1)
     if preset == "last7":
@@ -145,7 +146,7 @@ def _custom_range(params, problems: list[str]) -> tuple[datetime | None, datetim
         if not text:
             return None
         try:
-            return datetime.combine(date.fromisoformat(text[:10]), time(), UTC)
+            return midnight(date.fromisoformat(text[:10]))
         except ValueError:
             problems.append(f"“{text[:20]}” is not a date (YYYY-MM-DD); it was ignored.")
             return None
@@ -360,10 +361,9 @@ def totals(connector: Connector, query: TableQuery) -> dict[str, Any]:
     Read from the smallest rollup that can answer the filters (`summed`): a few hundred
     rows a month instead of a million, with exactly the same sums.
     """
-    stream = query.stream
     rollup = summed(connector, query)
     rows = rollup if rollup is not None else filtered(connector, query)
-    numeric = [f.column for f in stream.metrics if f.type in ("int", "decimal", "float")]
+    numeric = [f.column for f in query.stream.metrics if f.type in NUMERIC]
     count = Sum("row_count") if rollup is not None else Count("id")
     sums = rows.aggregate(rows=count, **{c: Sum(_field_name(rows.model, c)) for c in numeric})
     sums["rows"] = sums["rows"] or 0
@@ -374,6 +374,11 @@ def totals(connector: Connector, query: TableQuery) -> dict[str, Any]:
 class Name:
     text: str
     state: str = ""  # "archived", "deleted", "removed" or ""
+
+    @property
+    def label(self) -> str:
+        """The name as shown outside the table: its state in brackets."""
+        return f"{self.text} ({self.state})" if self.state else self.text
 
 
 def names(connector: Connector, rows: list) -> dict[str, dict[str, Name]]:

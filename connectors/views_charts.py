@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import date
 from functools import partial
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
 from connectors import charts, datatables
 from connectors.access import connector_for
+from connectors.views_tables import stream_or_404
 
 
 def table_charts(request: HttpRequest, pk: int, table: str) -> HttpResponse:
@@ -20,9 +21,7 @@ def table_charts(request: HttpRequest, pk: int, table: str) -> HttpResponse:
     Charts are drawn by JavaScript, so a plain request goes to the table page itself.
     """
     connector = connector_for(request, pk)
-    stream = datatables.stream_for_table(table)
-    if stream is None:
-        raise Http404("No such table.")
+    stream = stream_or_404(table)
     if not request.htmx:
         target = reverse("connectors:table-detail", args=[connector.pk, stream.table])
         return redirect(f"{target}?{request.GET.urlencode()}" if request.GET else target)

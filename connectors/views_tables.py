@@ -38,7 +38,7 @@ def table_list(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "connectors/table_list.html", context)
 
 
-def _stream(table: str) -> UsageStream:
+def stream_or_404(table: str) -> UsageStream:
     stream = datatables.stream_for_table(table)
     if stream is None:
         raise Http404("No such table.")
@@ -47,7 +47,7 @@ def _stream(table: str) -> UsageStream:
 
 def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
     connector = connector_for(request, pk)
-    stream = _stream(table)
+    stream = stream_or_404(table)
     query = datatables.parse_query(stream, request.GET, timezone.now().date())
     rows = datatables.filtered(connector, query)
     page = datatables.page(rows, query)
@@ -110,7 +110,7 @@ def _attr(row, column: str) -> str:
 
 def table_export(request: HttpRequest, pk: int, table: str) -> StreamingHttpResponse:
     connector = connector_for(request, pk)
-    stream = _stream(table)
+    stream = stream_or_404(table)
     query = datatables.parse_query(stream, request.GET, timezone.now().date())
     rows = datatables.filtered(connector, query)
     response = StreamingHttpResponse(
@@ -166,9 +166,7 @@ def _csv_rows(writer, connector, rows, dims, named, metrics) -> Iterator[str]:
 
 
 def _label(name) -> str:
-    if name is None:
-        return ""
-    return f"{name.text} ({name.state})" if name.state else name.text
+    return "" if name is None else name.label
 
 
 def _plain(value) -> str:

@@ -18,6 +18,10 @@
     return spec.unit === "$" ? "$%{" + letter + ":,.2f}" : "%{" + letter + ":,}";
   }
 
+  function valueAxis(spec) {
+    return {tickprefix: spec.unit === "$" ? "$" : "", separatethousands: true, rangemode: "tozero"};
+  }
+
   // One shaded band over each run of provisional slots.
   function provisionalShapes(spec) {
     var shapes = [], half = spec.step * 500, start = null;
@@ -60,7 +64,7 @@
       barmode: "stack", hovermode: "x unified", showlegend: spec.series.length > 1,
       legend: {orientation: "h", y: -0.18, traceorder: "normal"},
       xaxis: timeAxis(spec),
-      yaxis: {tickprefix: spec.unit === "$" ? "$" : "", separatethousands: true, rangemode: "tozero"},
+      yaxis: valueAxis(spec),
       shapes: provisionalShapes(spec),
     };
     return {traces: traces, layout: layout};
@@ -77,7 +81,7 @@
     var layout = {
       showlegend: false, hovermode: "closest",
       yaxis: {autorange: "reversed", automargin: true, ticklabeloverflow: "hide past domain"},
-      xaxis: {tickprefix: spec.unit === "$" ? "$" : "", separatethousands: true, rangemode: "tozero"},
+      xaxis: valueAxis(spec),
       height: Math.max(180, 34 * items.length + 70),
     };
     return {traces: [trace], layout: layout};
