@@ -63,6 +63,22 @@ def row_key(dims: list[Any]) -> uuid.UUID:
     return uuid.UUID(bytes=digest)
 
 
+_ROW_KEYS: dict[tuple, uuid.UUID] = {}
+_ROW_KEYS_LIMIT = 200_000  # about 40 MB at most; a busy org has a few thousand groups
+
+
+def _row_key_of(dims: tuple) -> uuid.UUID:
+    """row_key, remembered: the same groups come back bucket after bucket. Keyed by the
+    values with their types, so that 1 and True (equal in Python) stay apart."""
+    memo = (dims, tuple(map(type, dims)))
+    found = _ROW_KEYS.get(memo)
+    if found is None:
+        if len(_ROW_KEYS) >= _ROW_KEYS_LIMIT:
+            _ROW_KEYS.clear()
+        found = _ROW_KEYS[memo] = row_key(list(dims))
+    return found
+
+
 def _lookup(result: dict[str, Any], dotted: str) -> Any:
     value: Any = result
     for part in dotted.split("."):
@@ -147,8 +163,10 @@ def usage_rows(
     apis = [f.api for f in plain]
     pick = itemgetter(*apis) if len(apis) > 1 else lambda result: (result[apis[0]],)
     checks = [(i, _AS_SENT.get(f.type), f) for i, f in enumerate(plain)]
+    as_sent: set[tuple[type, ...]] = set()  # rows' value types found as documented
     order = [*plain, *nested]
     dims = [order.index(f) for f in stream.dimensions]
+    pick_dims = _picker(dims)
     known = known_fields(stream)
     default_object = stream.result_object
     values = []
@@ -165,22 +183,43 @@ def usage_rows(
             if not isinstance(result, dict):
                 raise ContractError(f"{path} returned a result that is not an object.")
             try:  # OpenAI sends every field, null when empty
-                row = list(pick(result))
+                row = pick(result)
             except KeyError:
-                row = [result.get(api) for api in apis]
-            for i, expected, field in checks:
-                value = row[i]
-                if value is not None and type(value) is not expected:
-                    row[i] = _typed(field, value, path)
-            for field in nested:
-                row.append(_typed(field, _lookup(result, field.api), path))
+                row = tuple(result.get(api) for api in apis)
+            if nested or tuple(map(type, row)) not in as_sent:
+                row = _checked(row, checks, nested, result, path, as_sent)
             extra = None
             if not result.keys() <= known:
                 extra = {k: v for k, v in result.items() if k not in known}
-            key = row_key([row[i] for i in dims])
+            key = _row_key_of(pick_dims(row))
             values.append((*row, *common, key, str(result.get("object") or default_object), extra))
     columns = (*(f.column for f in order), *_BUCKET_COLUMNS, "rowKey", "object", "extra")
     return Rows(columns, values)
+
+
+def _checked(row: tuple, checks, nested: list[Field], result: dict, path: str, as_sent: set):
+    """The row with every value typed as its field (ContractError when one cannot be), and
+    nested fields appended. A row whose values all came as documented adds its types to
+    `as_sent`, so that the rows like it skip this."""
+    typed = list(row)
+    documented = True
+    for i, expected, field in checks:
+        value = typed[i]
+        if value is not None and type(value) is not expected:
+            typed[i] = _typed(field, value, path)
+            documented = False
+    if documented and not nested:
+        as_sent.add(tuple(map(type, row)))
+    typed.extend(_typed(field, _lookup(result, field.api), path) for field in nested)
+    return tuple(typed)
+
+
+def _picker(positions: list[int]) -> Callable[[tuple], tuple]:
+    """seq -> the tuple of seq's items at `positions` (itemgetter, always a tuple)."""
+    if len(positions) == 1:
+        at = positions[0]
+        return lambda seq: (seq[at],)
+    return itemgetter(*positions) if positions else lambda seq: ()
 
 
 def upsert(model: type[models.Model], rows: Rows, fetched_at: datetime) -> Counts:

@@ -276,3 +276,30 @@ def test_it_refuses_a_metric_of_the_wrong_type(task):
             0,
             timezone.now(),
         )
+
+
+def test_it_checks_every_result_of_a_page_not_only_the_first(task):
+    """Rows whose values come as documented skip the per-field checks after the first
+    such row; a later result of another shape is still converted or refused."""
+    stream = STREAMS["completions"]
+    model = USAGE_TABLES["completions"]
+
+    def result(model_name: str, input_tokens) -> dict:
+        return {
+            "object": stream.result_object,
+            "model": model_name,
+            "input_tokens": input_tokens,
+            "output_tokens": 1,
+            "num_model_requests": 1,
+        }
+
+    def write(*results) -> None:
+        bucket = {"object": "bucket", "start_time": 0, "end_time": 3600, "results": results}
+        write_page(model, stream, "1h", task.pk, task.connector_id, [bucket], 0, timezone.now())
+
+    with pytest.raises(ContractError, match="input_tokens"):
+        write(result("a", 5), result("b", 6), result("c", "lots"))
+    assert not model.objects.filter(task=task).exists()
+    write(result("a", 5), result("b", 7.0))  # JSON's 7.0 is the integer 7
+    stored = dict(model.objects.filter(task=task).values_list("model", "inputTokens"))
+    assert stored == {"a": 5, "b": 7}
