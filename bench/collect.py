@@ -281,6 +281,7 @@ def _instrument(timers: dict[str, float]) -> None:
     client.AdminClient.get = _timed(timers, "request", client.AdminClient.get)
     client._parse = _timed(timers, "json", client._parse)
     runs.usage_rows = _timed(timers, "rows", runs.usage_rows)
+    runs.prepare = _timed(timers, "copy data", runs.prepare)
     runs.write_rows = _timed(timers, "upsert", runs.write_rows)
     runs.rollup.refresh_days = _timed(timers, "rollup", runs.rollup.refresh_days)
 
@@ -503,7 +504,8 @@ def _print_collection(collection: Collection) -> None:
     written = t.get("upsert", 0.0) + t.get("rollup", 0.0)
     print(
         f"  fetching (on the fetch threads, added up): HTTP wait {wait:.2f} s, JSON "
-        f"{t.get('json', 0.0):.2f} s, rows built {t.get('rows', 0.0):.2f} s"
+        f"{t.get('json', 0.0):.2f} s, rows built {t.get('rows', 0.0):.2f} s, their COPY data "
+        f"{t.get('copy data', 0.0):.2f} s"
     )
     print(
         f"  writing (in the run's thread): rows written {t.get('upsert', 0.0):.2f} s, "

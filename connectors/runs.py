@@ -11,11 +11,13 @@ import ctypes
 import logging
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -37,7 +39,7 @@ from connectors.openai.plan import StreamQuery, stream_queries
 from connectors.openai.prefetch import in_order
 from connectors.openai.retry import RetryPolicy
 from connectors.openai.streams import UsageStream, request_count
-from connectors.openai.writer import write_rows
+from connectors.openai.writer import Prepared, prepare, write_rows
 
 log = logging.getLogger(__name__)
 _LIBC = ctypes.CDLL("libc.so.6") if sys.platform.startswith("linux") else None
@@ -150,9 +152,28 @@ class Recorder:
             "rows_unchanged", "current_stream", "window_start", "window_end", "checkpoint",
             "log", "heartbeat_at",
         ]  # fmt: skip
-        self.run.save(update_fields=fields)
-        if TaskRun.objects.filter(pk=self.run.pk, cancel_requested=True).exists():
+        if connection.vendor == "postgresql":
+            cancelled = _save_reading_cancel(self.run, fields)
+        else:
+            self.run.save(update_fields=fields)
+            cancelled = TaskRun.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
+        if cancelled:
             raise RunCancelled
+
+
+def _save_reading_cancel(run: TaskRun, fields: list[str]) -> bool:
+    """Save the run's fields and read whether a user asked to cancel it, in one UPDATE …
+    RETURNING: a page's bookkeeping costs one round trip, not two."""
+    meta, q = TaskRun._meta, connection.ops.quote_name
+    columns = [meta.get_field(name) for name in fields]
+    values = [f.get_db_prep_save(getattr(run, f.attname), connection) for f in columns]
+    assigned = ", ".join(f"{q(f.column)} = %s" for f in columns)
+    statement = f"UPDATE {q(meta.db_table)} SET {assigned} WHERE {q(meta.pk.column)} = %s"  # noqa: S608 (quoted identifiers, values as parameters)
+    statement += f" RETURNING {q('cancel_requested')}"
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*values, run.pk])
+        found = cursor.fetchone()
+    return bool(found and found[0])
 
 
 def run_execute(run_id: int) -> None:
@@ -264,22 +285,19 @@ def _collect_stream(run, recorder, fetcher, query: StreamQuery, start: datetime)
 
     windows = usage_windows(query, start, fetcher.client.server_time)
 
-    def window_rows(i: int) -> list[tuple[datetime, datetime, Rows]]:
+    connection.ensure_connection()
+    raw = connection.connection  # its adapters encode the COPY data on the fetch threads
+
+    def window_rows(i: int) -> list[tuple[datetime, datetime, Prepared]]:
         """On a fetch thread: window i's pages as (first bucket's start, the page's end,
-        its rows); each page's buckets are let go once its rows are built."""
+        its rows and their COPY data); each page's buckets are let go once its rows are
+        built."""
         pages = collect_window(fetcher, query, windows[i], last=i == len(windows) - 1)
         return [
             (
                 datetime.fromtimestamp(page.buckets[0]["start_time"], UTC),
                 page.reached,
-                usage_rows(
-                    stream,
-                    query.width,
-                    task.pk,
-                    task.connector_id,
-                    page.buckets,
-                    page.provisional_after,
-                ),
+                prepare(model, _page_rows(run, query, page), timezone.now(), raw),
             )
             for page in pages
         ]
@@ -288,19 +306,26 @@ def _collect_stream(run, recorder, fetcher, query: StreamQuery, start: datetime)
     # while this one writes the pages in order; only rows wait in between (an answer's
     # parsed JSON is four times their size).
     jobs = (partial(window_rows, i) for i in range(len(windows)))
-    for first, reached, rows in (page for pages in in_order(jobs) for page in pages):
-        with transaction.atomic():
-            _relax_commit()
-            counts = write_rows(model, rows, timezone.now(), stream.path)
-            run.checkpoint = {**run.checkpoint, stream.type: {"reached": reached.isoformat()}}
-            rollup.refresh_days(stream, task.pk, query.width, first, reached)
-            run.window_start = reached
-            recorder.page_done(counts)
-        del rows
-        release_memory()
+    with _relaxed_commits():
+        for first, reached, rows in (page for pages in in_order(jobs) for page in pages):
+            with transaction.atomic():
+                counts = write_rows(model, rows, None, stream.path)
+                run.checkpoint = {**run.checkpoint, stream.type: {"reached": reached.isoformat()}}
+                rollup.refresh_days(stream, task.pk, query.width, first, reached)
+                run.window_start = reached
+                recorder.page_done(counts)
+            del rows
+            release_memory()
     entry = run.checkpoint.get(stream.type, {})
     run.checkpoint = {**run.checkpoint, stream.type: {**entry, "done": True}}
     recorder.save()
+
+
+def _page_rows(run: TaskRun, query: StreamQuery, page) -> Rows:
+    task = run.task
+    return usage_rows(
+        query.stream, query.width, task.pk, task.connector_id, page.buckets, page.provisional_after
+    )
 
 
 _M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
@@ -323,12 +348,25 @@ def release_memory() -> None:
         _LIBC.malloc_trim(0)
 
 
-def _relax_commit() -> None:
-    """A page and the run's checkpoint commit together, so a page lost with an unflushed
-    commit is re-read from the earlier checkpoint: no need to wait for the disk."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+@contextmanager
+def _relaxed_commits() -> Iterator[None]:
+    """While a stream's pages are written, their commits do not wait for the disk: a page
+    and the run's checkpoint commit together, so a page lost with an unflushed commit is
+    re-read from the earlier checkpoint. Set once for the session, not per page; the
+    run's end (its marks and status) commits as usual."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET synchronous_commit")
+        except DatabaseError:  # a lost connection: nothing left to reset
+            log.warning("Could not reset synchronous_commit after writing a stream's pages.")
 
 
 def _collect_directory(run, recorder, fetcher, query: StreamQuery) -> None:

@@ -34,11 +34,11 @@ def refresh_days(
     dims = [f.column for f in stream.dimensions]
     sums = [f.column for f in stream.metrics if f.type in NUMERIC]
     days = {"task_id": task_id, "bucket_width": width, "day__gte": first, "day__lte": last}
+    if connection.vendor == "postgresql":
+        _refresh_in_one_go(stream, sums, (task_id, width, first, last), (begin, stop))
+        return
     daily.objects.filter(**days).delete()
     DAILY_BY_TABLES[stream.type].objects.filter(**days).delete()
-    if connection.vendor == "postgresql":
-        _insert_select(stream, dims, sums, (task_id, width, begin, stop))
-        return
     _insert_groups(stream, dims, sums, (task_id, width, begin, stop))
     _insert_by_dimension_groups(stream, sums, days)
 
@@ -80,28 +80,39 @@ def _insert_by_dimension_groups(stream, sums: list[str], days: dict) -> None:
         )
 
 
-def _insert_select(stream, dims: list[str], sums: list[str], params: tuple) -> None:
-    """On Postgres the sums go from table to rollups in one statement, never via Python:
-    the daily rows are summed from the rows, and the rows it inserts are summed again
-    per dimension with one grouping set each (one pass, hashed)."""
+def _refresh_in_one_go(stream, sums: list[str], days: tuple, span: tuple) -> None:
+    """On Postgres: both deletes and the inserts in one round trip. The sums go from table
+    to rollups never via Python: the daily rows are summed from the rows, and the rows it
+    inserts are summed again per dimension with one grouping set each (one pass, hashed).
+    Rows are grouped by day and rowKey only; the dimensions, which the rowKey stands for,
+    come along as aggregates (sorting by every dimension cost twice as much)."""
     q = connection.ops.quote_name
-    keys = ["taskId", "connectorId", "bucketWidth", "rowKey", *dims]
+    task_id, width, first, last = days
+    keys = ["taskId", "bucketWidth", "rowKey"]
+    dims = [(f.column, "bool_or" if f.type == "bool" else "min") for f in stream.dimensions]
     counts = ["rowCount", "provisionalRows"]
-    totals = [f"sum({q(c)})" for c in sums]
+    columns = ", ".join(q(c) for c in [*keys, "connectorId", *(d for d, _ in dims), "day"])
+    day = f"({q('startTime')} AT TIME ZONE 'UTC')::date"
+    values = [f"min({q('connectorId')})", *(f"{agg}({q(d)})" for d, agg in dims), day]
+    values += [f"sum({q(c)})" for c in sums] + ["count(*)", "count(*) FILTER (WHERE provisional)"]
     daily = (
         f"INSERT INTO {q(DAILY_TABLES[stream.type]._meta.db_table)} "
-        f"({', '.join(q(c) for c in [*keys, 'day', *sums, *counts])}) "
-        f"SELECT {', '.join(q(c) for c in keys)}, "
-        f"({q('startTime')} AT TIME ZONE 'UTC')::date, {', '.join([*totals, ''])}"
-        "count(*), count(*) FILTER (WHERE provisional) "
+        f"({columns}, {', '.join(q(c) for c in [*sums, *counts])}) "
+        f"SELECT {', '.join(q(c) for c in keys)}, {', '.join(values)} "
         f"FROM {q(USAGE_TABLES[stream.type]._meta.db_table)} "
         f"WHERE {q('taskId')} = %s AND {q('bucketWidth')} = %s "
         f"AND {q('startTime')} >= %s AND {q('startTime')} < %s "
-        f"GROUP BY {', '.join(q(c) for c in keys)}, ({q('startTime')} AT TIME ZONE 'UTC')::date "
-        f"RETURNING {', '.join(q(c) for c in [*keys, 'day', *sums, *counts])}"
+        f"GROUP BY {day}, {', '.join(q(c) for c in keys)} "
+        f"RETURNING {columns}, {', '.join(q(c) for c in [*sums, *counts])}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(f"WITH daily AS ({daily}) {_by_dimension_sql(stream, sums)}", params)
+    delete = "DELETE FROM {} WHERE {} = %s AND {} = %s AND day BETWEEN %s AND %s; ".format
+    with connection.cursor() as cursor:  # client-side binding: several statements at once
+        cursor.execute(
+            delete(q(DAILY_TABLES[stream.type]._meta.db_table), q("taskId"), q("bucketWidth"))
+            + delete(q(DAILY_BY_TABLES[stream.type]._meta.db_table), q("taskId"), q("bucketWidth"))
+            + f"WITH daily AS ({daily}) {_by_dimension_sql(stream, sums)}",
+            [*days, *days, task_id, width, *span],
+        )
 
 
 def _by_dimension_sql(stream, sums: list[str]) -> str:

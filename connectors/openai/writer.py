@@ -11,13 +11,18 @@ Other databases take the upsert for every page.
 
 from __future__ import annotations
 
+import io
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
 
 from django.db import DataError, IntegrityError, connection, models, transaction
-from psycopg import sql
+from django.utils import timezone
+from psycopg import Connection, sql
+from psycopg.copy import Copy, FileWriter
 from psycopg.types.json import Jsonb
 
 from connectors.openai.pages import ContractError
@@ -42,27 +47,54 @@ def write_page(
     return write_rows(model, rows, fetched_at, stream.path)
 
 
-def write_rows(model: type[models.Model], rows: Rows, fetched_at: datetime, path: str) -> Counts:
-    """Write one page's rows (built by persistence.usage_rows from the answer to `path`)."""
-    if not rows:
+@dataclass
+class Prepared:
+    """A page's rows with, made ahead (on a fetch thread, while another page is being
+    written), the binary COPY data of all of them: what goes in as it is when the table
+    holds none of them yet, as on a first load."""
+
+    rows: Rows
+    fetched_at: datetime
+    copy_data: bytes = b""
+
+
+def prepare(model: type[models.Model], rows: Rows, fetched_at: datetime, raw) -> Prepared:
+    """Encode the rows for COPY with the adapters of `raw`, a psycopg connection, which
+    is not used for any I/O here: any thread may do this while another uses it."""
+    if not rows or not isinstance(raw, Connection):
+        return Prepared(rows, fetched_at)
+    data = io.BytesIO()
+    with Copy(raw.cursor(), binary=True, writer=FileWriter(data)) as copy:
+        _write_stamped(copy, model, rows, fetched_at)
+    return Prepared(rows, fetched_at, data.getvalue())
+
+
+def write_rows(
+    model: type[models.Model], rows: Rows | Prepared, fetched_at: datetime | None, path: str
+) -> Counts:
+    """Write one page's rows (built by persistence.usage_rows from the answer to `path`),
+    stamped as fetched at `fetched_at` (for prepared rows: when they were prepared)."""
+    page = rows if isinstance(rows, Prepared) else Prepared(rows, fetched_at or timezone.now())
+    if not page.rows:
         return Counts()
     try:
         if connection.vendor != "postgresql":
-            return upsert(model, rows, fetched_at)
-        return _copy_or_upsert(model, rows, fetched_at)
+            return upsert(model, page.rows, page.fetched_at)
+        return _copy_or_upsert(model, page)
     except DataError as error:
         reason = str(error).splitlines()[0]
         raise ContractError(f"{path} returned a value the table cannot hold: {reason}.") from None
 
 
-def _copy_or_upsert(model: type[models.Model], rows: Rows, fetched_at: datetime) -> Counts:
+def _copy_or_upsert(model: type[models.Model], page: Prepared) -> Counts:
+    rows, fetched_at = page.rows, page.fetched_at
     held = _held_keys(model, rows)
     at_start, at_key = rows.columns.index("startTime"), rows.columns.index("rowKey")
     known, new = rows.split(lambda row: (row[at_start], row[at_key]) in held)
     if new:
         try:
             with transaction.atomic():
-                _copy(model, new, fetched_at)
+                _copy(model, new, fetched_at, data=page.copy_data if not known else b"")
         except IntegrityError:  # another writer got there first: upsert them all
             return upsert(model, rows, fetched_at)
     counts = _update(model, known, fetched_at)
@@ -117,17 +149,16 @@ def _update(model: type[models.Model], rows: Rows, fetched_at: datetime) -> Coun
     return Counts(updated=updated, unchanged=len(returned) - updated)
 
 
-def _copy(model: type[models.Model], rows: Rows, fetched_at: datetime, into: str = "") -> None:
+def _copy(
+    model: type[models.Model], rows: Rows, fetched_at: datetime, into: str = "", data: bytes = b""
+) -> None:
     """One binary COPY of the rows into the model's table (or a table like it), stamped
-    as fetched now."""
+    as fetched at `fetched_at`; `data` is their COPY data when prepared ahead."""
     columns = [*rows.columns, *_STAMPS]
-    types = _column_types(model)
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
         sql.Identifier(into or model._meta.db_table),
         sql.SQL(", ").join(map(sql.Identifier, columns)),
     )
-    stamps = (fetched_at,) * len(_STAMPS)
-    at_extra = rows.columns.index("extra")
     began = time.monotonic()
     # Django's own error classes (IntegrityError, DataError), as for any other statement.
     with (
@@ -135,12 +166,28 @@ def _copy(model: type[models.Model], rows: Rows, fetched_at: datetime, into: str
         connection.cursor() as cursor,
         cursor.cursor.copy(statement) as copy,
     ):
-        copy.set_types([types[c] for c in columns])
-        for row in rows.values:
-            if row[at_extra] is not None:
-                row = (*row[:at_extra], Jsonb(row[at_extra]), *row[at_extra + 1 :])
-            copy.write_row((*row, *stamps))
+        if data:
+            copy.write(data)
+        else:
+            _write_stamped(copy, model, rows, fetched_at)
     _log(statement.as_string(connection.connection), began)
+
+
+def _write_stamped(copy: Copy, model: type[models.Model], rows: Rows, fetched_at: datetime) -> None:
+    types = _column_types(model)
+    copy.set_types([types[c] for c in (*rows.columns, *_STAMPS)])
+    for row in _stamped(rows, fetched_at):
+        copy.write_row(row)
+
+
+def _stamped(rows: Rows, fetched_at: datetime) -> Iterator[tuple]:
+    """The rows as COPY takes them: JSON as Jsonb, the fetch stamps appended."""
+    stamps = (fetched_at,) * len(_STAMPS)
+    at_extra = rows.columns.index("extra")
+    for row in rows.values:
+        if row[at_extra] is not None:
+            row = (*row[:at_extra], Jsonb(row[at_extra]), *row[at_extra + 1 :])
+        yield (*row, *stamps)
 
 
 @cache
