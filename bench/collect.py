@@ -3,7 +3,8 @@
 Measures the collector end to end (HTTP to the emulator, JSON, row building, the page
 writes and rollups, the run's bookkeeping) on a year of 1h completions buckets grouped by project,
 model and user: rows/s = rows written / wall seconds, requests and pages, and the peak
-memory (VmHWM) of the worker process, once for a month and once for a year.
+memory (VmHWM) of the worker process, once for a month and three times for a year (the
+best rows/s of the three counts, as for COPY; the largest peak memory).
 
 Compared against, in the same run and on the same rows and table:
 - Postgres COPY (binary, psycopg `copy.write_row`, one transaction, best of 3): the
@@ -15,8 +16,11 @@ Targets: the collector reaches at least half of COPY's rows/s, and its peak memo
 a year stays within 1.2x of that for a month. A miss is reported, not raised.
 
 The emulator runs as its own process (`manage.py openai_emulator`), restarted for each
-collection so that none of them finds its pages already generated; each collection runs
-in a fresh worker process (this script with `--worker`).
+collection; each collection runs in a fresh worker process (this script with `--worker`).
+Before a collection the emulator is warmed: it makes each page once for a request of this
+script and keeps it, then answers the collector from memory, as OpenAI answers from
+storage, instead of computing a year of synthetic data on the same two cores. The year
+is also collected once against an emulator that is not warmed, and printed for context.
 
     .venv/bin/python bench/collect.py [--quick] [--profile] [--database-url URL]
 
@@ -62,6 +66,7 @@ COPY_TARGET = 0.5  # collector rows/s over COPY rows/s, at least
 MEMORY_TARGET = 1.2  # peak memory of the long period over the short one, at most
 WORKER_TIMEOUT = 150  # seconds per collection (a year takes about 35 s)
 COPY_TRIES = 3  # the best of these is the physical limit
+COLLECT_TRIES = 3  # the best of these is the collector's rows/s (the machine's noise is ±10%)
 NAIVE_SECONDS = 30  # the naive sample stops after this long, whatever its size
 
 PERIODS = {  # (name, start) of the short and the long collection
@@ -598,7 +603,12 @@ def _bench(args: argparse.Namespace) -> None:
     (short_name, short_start), (long_name, long_start) = PERIODS["quick" if args.quick else "full"]
     short = _collect(connector, short_name, short_start, args.profile)
     cold = _collect(connector, f"{long_name}, emulator not warmed", long_start, args.profile, False)
-    long = _collect(connector, long_name, long_start, args.profile)
+    # Best of COLLECT_TRIES, as COPY is; peak memory the largest of them.
+    tries = [_collect(connector, long_name, long_start, args.profile) for _ in range(COLLECT_TRIES)]
+    long = max(tries, key=lambda collection: collection.rate)
+    if all(t.ok for t in tries):
+        long.result["rss_peak_kb"] = max(t.result["rss_peak_kb"] for t in tries)
+    print(f"The {long_name}'s tries: " + ", ".join(f"{t.rate:,.0f}" for t in tries) + " rows/s.")
     rows = _truth_rows(long, connector.pk)
     check = _check(rows) if long.ok else "not checked (the collection failed)"
     copy = _copy_rate(rows, args.database_url)

@@ -30,6 +30,7 @@ from connectors.openai.persistence import KEY_COLUMNS, Counts, Rows, upsert, usa
 from connectors.openai.streams import UsageStream
 
 _STAMPS = ("firstFetchedAt", "lastFetchedAt", "lastChangedAt")
+_SAVEPOINT = "page_rows"
 
 
 def write_page(
@@ -87,15 +88,19 @@ def write_rows(
 
 
 def _copy_or_upsert(model: type[models.Model], page: Prepared) -> Counts:
+    if not connection.in_atomic_block:  # the savepoint below needs a transaction
+        with transaction.atomic():
+            return _copy_or_upsert(model, page)
     rows, fetched_at = page.rows, page.fetched_at
     held = _held_keys(model, rows)
     at_start, at_key = rows.columns.index("startTime"), rows.columns.index("rowKey")
     known, new = rows.split(lambda row: (row[at_start], row[at_key]) in held)
     if new:
         try:
-            with transaction.atomic():
-                _copy(model, new, fetched_at, data=page.copy_data if not known else b"")
+            _copy(model, new, fetched_at, data=page.copy_data if not known else b"")
         except IntegrityError:  # another writer got there first: upsert them all
+            with connection.cursor() as cursor:
+                cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
             return upsert(model, rows, fetched_at)
     counts = _update(model, known, fetched_at)
     counts.inserted += len(new)
@@ -103,18 +108,23 @@ def _copy_or_upsert(model: type[models.Model], page: Prepared) -> Counts:
 
 
 def _held_keys(model: type[models.Model], rows: Rows) -> set[tuple]:
-    """The (startTime, rowKey) pairs the table already holds in the page's time span."""
+    """The (startTime, rowKey) pairs the table already holds in the page's time span.
+    Sent with it, in the same round trip, a savepoint that the page's COPY can be rolled
+    back to, should it fail on a key another writer added since (it is released with the
+    transaction)."""
     starts = rows.column("startTime")
     first = rows.values[0]
     task, width = (first[rows.columns.index(c)] for c in ("taskId", "bucketWidth"))
     q = connection.ops.quote_name
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor:  # client-side binding: several statements at once
         cursor.execute(
+            f"SAVEPOINT {_SAVEPOINT}; "
             f"SELECT {q('startTime')}, {q('rowKey')} FROM {q(model._meta.db_table)} "
             f"WHERE {q('taskId')} = %s AND {q('bucketWidth')} = %s "
             f"AND {q('startTime')} BETWEEN %s AND %s",
             [task, width, min(starts), max(starts)],
         )
+        cursor.nextset()
         return set(cursor.fetchall())
 
 
