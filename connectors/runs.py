@@ -39,7 +39,7 @@ from connectors.openai.plan import StreamQuery, stream_queries
 from connectors.openai.prefetch import in_order
 from connectors.openai.retry import RetryPolicy
 from connectors.openai.streams import UsageStream, request_count
-from connectors.openai.writer import Prepared, prepare, write_rows
+from connectors.openai.writer import Prepared, column_types, prepare, write_rows
 
 log = logging.getLogger(__name__)
 _LIBC = ctypes.CDLL("libc.so.6") if sys.platform.startswith("linux") else None
@@ -287,6 +287,7 @@ def _collect_stream(run, recorder, fetcher, query: StreamQuery, start: datetime)
 
     connection.ensure_connection()
     raw = connection.connection  # its adapters encode the COPY data on the fetch threads
+    column_types(model)  # worked out here, where Django's connection is open
 
     def window_rows(i: int) -> list[tuple[datetime, datetime, Prepared]]:
         """On a fetch thread: window i's pages as (first bucket's start, the page's end,

@@ -184,7 +184,7 @@ def _copy(
 
 
 def _write_stamped(copy: Copy, model: type[models.Model], rows: Rows, fetched_at: datetime) -> None:
-    types = _column_types(model)
+    types = column_types(model)
     copy.set_types([types[c] for c in (*rows.columns, *_STAMPS)])
     for row in _stamped(rows, fetched_at):
         copy.write_row(row)
@@ -201,7 +201,7 @@ def _stamped(rows: Rows, fetched_at: datetime) -> Iterator[tuple]:
 
 
 @cache
-def _column_types(model: type[models.Model]) -> dict[str, str]:
+def column_types(model: type[models.Model]) -> dict[str, str]:
     """Column -> Postgres type name ("numeric(38, 18)" -> "numeric"), for binary COPY."""
     return {f.column: f.db_type(connection).split("(")[0] for f in model._meta.concrete_fields}
 
