@@ -31,7 +31,6 @@ def refresh_days(
     first, last = start.astimezone(UTC).date(), (end - timedelta(seconds=1)).astimezone(UTC).date()
     begin = datetime.combine(first, time(), UTC)
     stop = datetime.combine(last + timedelta(days=1), time(), UTC)
-    dims = [f.column for f in stream.dimensions]
     sums = [f.column for f in stream.metrics if f.type in NUMERIC]
     days = {"task_id": task_id, "bucket_width": width, "day__gte": first, "day__lte": last}
     if connection.vendor == "postgresql":
@@ -39,7 +38,9 @@ def refresh_days(
         return
     daily.objects.filter(**days).delete()
     DAILY_BY_TABLES[stream.type].objects.filter(**days).delete()
-    _insert_groups(stream, dims, sums, (task_id, width, begin, stop))
+    _insert_groups(
+        stream, [f.column for f in stream.dimensions], sums, (task_id, width, begin, stop)
+    )
     _insert_by_dimension_groups(stream, sums, days)
 
 

@@ -35,8 +35,9 @@ def url(task, **params) -> str:
     return f"{base}?{query}"
 
 
-def truth(emulator, **filters) -> dict:
-    buckets = emulator.ground_truth(
+def truth_buckets(emulator, **filters) -> list[dict]:
+    """The ground truth of the collected task's range and grouping."""
+    return emulator.ground_truth(
         "completions",
         start=1790812800,
         end=1793491200,
@@ -44,7 +45,10 @@ def truth(emulator, **filters) -> dict:
         group_by=["project_id", "model", "api_key_id"],
         filters=filters,
     )
-    return truth_totals(buckets)
+
+
+def truth(emulator, **filters) -> dict:
+    return truth_totals(truth_buckets(emulator, **filters))
 
 
 def test_it_lists_the_tables_with_counts_and_feeding_tasks(staff_client, collected):
@@ -186,13 +190,7 @@ def test_it_refuses_an_unknown_time_zone(staff_client):
 
 def truth_where(emulator, keep) -> dict:
     """Sums of the ground truth's results that `keep` accepts."""
-    buckets = emulator.ground_truth(
-        "completions",
-        start=1790812800,
-        end=1793491200,
-        bucket_width="1d",
-        group_by=["project_id", "model", "api_key_id"],
-    )
+    buckets = truth_buckets(emulator)
     kept = [b | {"results": [r for r in b["results"] if keep(r)]} for b in buckets]
     return truth_totals(kept)
 
