@@ -392,7 +392,7 @@ def _chart_calls(charts, connector, params: dict[str, str]) -> dict[str, Callabl
     rows = datatables.filtered(connector, query)
     rollup = partial(datatables.summed, connector, query)
     stream = query.stream
-    metrics = charts.main_metrics(stream)
+    metrics = stream.main_metrics
     found = charts.buckets(rows, rollup)  # its own timing is `buckets` below
     return {
         "buckets": lambda: charts.buckets(rows, rollup),

@@ -26,7 +26,6 @@ from connectors import datatables
 from connectors.datatables import midnight
 from connectors.models import USAGE_TABLES, Connector, RunStatus, TaskRun
 from connectors.models.runs import ACTIVE
-from connectors.models.tables import NUMERIC
 from connectors.openai.streams import WIDTH_SECONDS, UsageStream, streams_for
 
 TOP = 10
@@ -45,15 +44,6 @@ LABELS = {
     "amountValue": "cost (USD)",
     "numModelRequests": "requests",
 }
-
-
-def main_metrics(stream: UsageStream) -> tuple[str, ...]:
-    """What a stream's charts measure: its required counts that are not request counts
-    (completions: input and output tokens), or else its first number (costs: the amount)."""
-    required = tuple(f.column for f in stream.metrics if f.required and f.column != REQUESTS)
-    if required:
-        return required
-    return next((f.column,) for f in stream.metrics if f.type in NUMERIC)
 
 
 def metric_label(metrics: tuple[str, ...]) -> str:
@@ -257,7 +247,7 @@ def split_options(stream: UsageStream) -> dict[str, str]:
     dims = {f.column for f in stream.dimensions}
     wanted = ("projectId", "lineItem") if stream.type == "costs" else ("model", "projectId")
     options = {LABELS[c].replace(" ", "_"): c for c in wanted if c in dims}
-    if len(main_metrics(stream)) > 1:
+    if len(stream.main_metrics) > 1:
         options["metric"] = ""
     return options
 
@@ -277,7 +267,7 @@ def table_charts(
     result = {"split": split, "split_choices": choices, "charts": [], "width": "", "others": []}
     if found is None:
         return result
-    metrics, by = main_metrics(stream), options.get(split) or None
+    metrics, by = stream.main_metrics, options.get(split) or None
     label = metric_label(metrics)
     charts = [_over_time_chart(connector, found, "chart-main", label, metrics, by)]
     dims = {f.column for f in stream.dimensions}

@@ -14,8 +14,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 
+from connectors import metric_order
 from connectors.models import (
     DAILY_BY_TABLES,
     DAILY_TABLES,
@@ -280,18 +281,23 @@ class Page:
     previous_cursor: str = ""
 
 
-def page(rows: QuerySet, query: TableQuery, size: int = PAGE_SIZE) -> Page:
-    """One keyset page in the query's order; `after`/`before` cursors move through it."""
+def page(connector: Connector, rows: QuerySet, query: TableQuery, size: int = PAGE_SIZE) -> Page:
+    """One keyset page of `rows` (the connector's filtered rows) in the query's order;
+    `after`/`before` cursors move through it."""
     column = query.sort_column
     field_name = _field_name(rows.model, column)
     backwards = bool(query.before) and not query.after
     cursor = _decode(query.before if backwards else query.after)
     descending = query.descending != backwards
-    if cursor is not None:
-        value, pk = cursor
-        rows = rows.filter(_beyond(field_name, value, pk, descending))
-    order = [f"-{field_name}", "-id"] if descending else [field_name, "id"]
-    found = list(rows.order_by(*order)[: size + 1])
+    beyond = None if cursor is None else _beyond(field_name, *cursor, descending)
+    if beyond is not None:
+        rows = rows.filter(beyond)
+    order, main = (field_name, descending), column in query.stream.main_metrics
+    if main and not _narrowed(query) and metric_order.usable():
+        ids = metric_order.first_ids(connector, rows.model, query, order, beyond, size + 1)
+        found = list(rows.model.objects.filter(pk__in=ids).order_by(*_order(*order)))
+    else:
+        found = list(rows.order_by(*_order(*order, hide_index=main))[: size + 1])
     more = len(found) > size
     found = found[:size]
     if backwards:
@@ -302,6 +308,19 @@ def page(rows: QuerySet, query: TableQuery, size: int = PAGE_SIZE) -> Page:
     if found and (cursor is not None) and (more or not backwards):
         result.previous_cursor = _encode(getattr(found[0], field_name), found[0].pk)
     return result
+
+
+def _order(field_name: str, descending: bool, hide_index: bool = False) -> list:
+    """The ORDER BY of a page, ties broken by id. With `hide_index`, the sort key is
+    written as an expression no index serves: a main metric's per-day index would
+    leave the planner walking most of it when other filters reject most rows, so
+    filtered pages are read by time and sorted, as any other column's are."""
+    key: Any = F(field_name) + 0 if hide_index else F(field_name)
+    return [key.desc(), F("id").desc()] if descending else [key.asc(), F("id").asc()]
+
+
+def _narrowed(query: TableQuery) -> bool:
+    return bool(query.dims or query.q or query.task_id) or query.batch is not None
 
 
 def _field_name(model, column: str) -> str:
@@ -399,20 +418,26 @@ def names(connector: Connector, rows: list) -> dict[str, dict[str, Name]]:
 def _project_names(connector, ids) -> dict[str, Name]:
     entries = ProjectEntry.objects.filter(connector=connector, openai_id__in=ids)
     return {
-        e.openai_id: Name(e.name or e.openai_id, "archived" if e.archived_at else _gone(e))
-        for e in entries
+        pk: Name(name or pk, "archived" if archived else ("removed" if removed else ""))
+        for pk, name, archived, removed in entries.values_list(
+            "openai_id", "name", "archived_at", "removed_at"
+        )
     }
 
 
 def _user_names(connector, ids) -> dict[str, Name]:
     entries = UserEntry.objects.filter(connector=connector, openai_id__in=ids)
-    return {e.openai_id: Name(e.name or e.email or e.openai_id, _gone(e)) for e in entries}
+    return {
+        pk: Name(name or email or pk, "removed" if removed else "")
+        for pk, name, email, removed in entries.values_list(
+            "openai_id", "name", "email", "removed_at"
+        )
+    }
 
 
 def _key_names(connector, ids) -> dict[str, Name]:
     entries = ApiKeyEntry.objects.filter(connector=connector, openai_id__in=ids)
-    return {e.openai_id: Name(e.name or e.openai_id, _gone(e, "deleted")) for e in entries}
-
-
-def _gone(entry, word: str = "removed") -> str:
-    return word if entry.removed_at else ""
+    return {
+        pk: Name(name or pk, "deleted" if removed else "")
+        for pk, name, removed in entries.values_list("openai_id", "name", "removed_at")
+    }

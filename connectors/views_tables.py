@@ -5,17 +5,17 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from datetime import UTC
-from decimal import Decimal
 
 from django.db.models import Count, Max, Min
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from connectors import datatables
+from connectors import datatables, table_rows
 from connectors.access import connector_for
-from connectors.models import USAGE_TABLES, Connector
+from connectors.models import USAGE_TABLES
 from connectors.openai.streams import UsageStream
+from connectors.table_rows import plain
 
 EXPORT_CHUNK = 2000
 
@@ -50,7 +50,7 @@ def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
     stream = stream_or_404(table)
     query = datatables.parse_query(stream, request.GET, timezone.now().date())
     rows = datatables.filtered(connector, query)
-    page = datatables.page(rows, query)
+    page = datatables.page(connector, rows, query)
     totals = datatables.totals(connector, query)
     columns = _columns(stream)
     for column in columns:  # a header link sorts by it, the second click the other way
@@ -61,9 +61,15 @@ def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
         "stream": stream,
         "query": query,
         "page": page,
-        "rows": _display_rows(connector, columns, page.rows),
+        "rows": table_rows.body(
+            stream,
+            columns,
+            page.rows,
+            datatables.names(connector, page.rows),
+            keys_listed=connector.directory_refreshed_at is not None,
+        ),
         "totals": totals,
-        "metric_totals": [_plain(totals.get(f.column)) for f in stream.metrics],
+        "metric_totals": [plain(totals.get(f.column)) for f in stream.metrics],
         "columns": columns,
         "presets": datatables.PRESETS,
         "tasks": connector.tasks.all(),
@@ -85,27 +91,6 @@ def _columns(stream: UsageStream) -> list[dict]:
     ]
     columns += [{"column": f.column, "kind": "metric", "type": f.type} for f in stream.metrics]
     return columns
-
-
-def _display_rows(connector: Connector, columns: list[dict], rows: list) -> list[dict]:
-    names = datatables.names(connector, rows)
-    listed = connector.directory_refreshed_at is not None
-    shown = []
-    for row in rows:
-        cells = []
-        for column in columns:
-            value = getattr(row, _attr(row, column["column"]))
-            name = names.get(column["column"], {}).get(value) if value else None
-            if value and name is None and listed and column["column"] == "apiKeyId":
-                # Every key of every project is listed: one that is not was deleted.
-                name = datatables.Name(value, "deleted")
-            cells.append({**column, "value": value, "name": name, "text": _plain(value)})
-        shown.append({"row": row, "cells": cells})
-    return shown
-
-
-def _attr(row, column: str) -> str:
-    return {"startTime": "start_time", "endTime": "end_time"}.get(column, column)
 
 
 def table_export(request: HttpRequest, pk: int, table: str) -> StreamingHttpResponse:
@@ -144,7 +129,7 @@ def _csv_lines(connector, stream: UsageStream, query, rows) -> Iterator[str]:
     yield from _csv_rows(writer, connector, chunk, dims, named, metrics)
     sums = datatables.totals(connector, query)
     blanks = [""] * (len(header) - 1)
-    yield writer.writerow(["totals", *blanks, *[_plain(sums.get(c)) for c in metrics], "", ""])
+    yield writer.writerow(["totals", *blanks, *[plain(sums.get(c)) for c in metrics], "", ""])
 
 
 def _csv_rows(writer, connector, rows, dims, named, metrics) -> Iterator[str]:
@@ -156,9 +141,9 @@ def _csv_rows(writer, connector, rows, dims, named, metrics) -> Iterator[str]:
                 row.start_time.astimezone(UTC).isoformat(),
                 row.end_time.astimezone(UTC).isoformat(),
                 row.bucket_width,
-                *[_plain(getattr(row, c)) for c in dims],
+                *[plain(getattr(row, c)) for c in dims],
                 *labels,
-                *[_plain(getattr(row, c)) for c in metrics],
+                *[plain(getattr(row, c)) for c in metrics],
                 row.object,
                 "true" if row.provisional else "false",
             ]
@@ -167,13 +152,3 @@ def _csv_rows(writer, connector, rows, dims, named, metrics) -> Iterator[str]:
 
 def _label(name) -> str:
     return "" if name is None else name.label
-
-
-def _plain(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
-    return str(value)

@@ -9,6 +9,8 @@ dimensions are folded into `rowKey` so that empty (NULL) dimensions still collid
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import F, Func, Value
+from django.db.models.functions import Cast
 
 from connectors.models.config import Connector, Task
 from connectors.openai.streams import DIRECTORY_STREAMS, USAGE_STREAMS, Field, UsageStream
@@ -84,8 +86,24 @@ def _usage_table(stream: UsageStream) -> type[models.Model]:
         "start_time",
         f"{table}_natural_key",
         f"{table.lower()[:19]}_conn_time",
+        tuple(_by_metric(table, column) for column in stream.main_metrics),
     )
     return type(_class_name(table), (models.Model,), attrs)
+
+
+def _by_metric(table: str, column: str) -> models.Index:
+    """An index to page through a connector's rows sorted by one of the table's main
+    metrics, per UTC day: the largest buckets of a month are the largest of its days'
+    first entries, and a new row lands among its own day's entries, not at a random
+    place in the whole table's (which made each collected page several times slower)."""
+    name = f"{table.lower()[:14]}_{column.lower()[:10]}_ix"
+    return models.Index(F("connector"), utc_day("start_time"), F(column), F("id"), name=name)
+
+
+def utc_day(field: str) -> Cast:
+    """The UTC day of a time column, written as SQL for Postgres (the index and the
+    query that walks it must spell it alike)."""
+    return Cast(Func(Value("UTC"), F(field), function="timezone"), models.DateField())
 
 
 USAGE_TABLES: dict[str, type[models.Model]] = {s.type: _usage_table(s) for s in USAGE_STREAMS}

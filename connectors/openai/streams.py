@@ -135,6 +135,18 @@ class UsageStream:
     def dimensions(self) -> tuple[Field, ...]:
         return tuple(DIMENSIONS[name] for name in self.group_by)
 
+    @property
+    def main_metrics(self) -> tuple[str, ...]:
+        """What the stream measures first: its required counts other than requests
+        (completions: input and output tokens), or else its first number (costs: the
+        amount). Its charts show them, and its table has an index to sort by each."""
+        required = tuple(
+            f.column for f in self.metrics if f.required and f.column != "numModelRequests"
+        )
+        if required:
+            return required
+        return next((f.column,) for f in self.metrics if f.type in ("int", "decimal", "float"))
+
     def page_limit(self, width: str) -> tuple[int, int]:
         """(default, maximum) buckets per page for a bucket width."""
         return dict(self.page_limits)[width]

@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from connectors.models import USAGE_TABLES
 from connectors.openai.emulator import totals as truth_totals
+from connectors.openai.streams import STREAMS
 from tests.collection.conftest import run_now, table_rows
 
 
@@ -100,12 +101,11 @@ def test_it_marks_archived_projects_and_deleted_keys(staff_client, make_task, em
     assert '<span class="badge">deleted</span>' in html
 
 
-def test_it_pages_through_every_row_once_in_order(staff_client, collected):
-    seen, target = [], url(collected, sort="startTime")
+def every_page(client, task, **params) -> list[str]:
+    """The rows of every page, following "Next →" from the first one (HTMX fragments)."""
+    seen, target = [], url(task, **params)
     while target:
-        response = staff_client.get(
-            target, headers={"HX-Request": "true", "HX-Target": "table-data"}
-        )
+        response = client.get(target, headers={"HX-Request": "true", "HX-Target": "table-data"})
         html = response.content.decode()
         assert html.lstrip().startswith('<div id="table-data">')
         seen += [line for line in html.splitlines() if 'class="time start"' in line]
@@ -115,13 +115,51 @@ def test_it_pages_through_every_row_once_in_order(staff_client, collected):
         if "Next →" in html:
             href = nexts[-1].split('"')[0].replace("&amp;", "&")
             target = (
-                reverse("connectors:table-detail", args=[collected.connector_id, "completions"])
+                reverse("connectors:table-detail", args=[task.connector_id, "completions"])
                 + "?"
                 + href
             )
+    return seen
+
+
+def test_it_pages_through_every_row_once_in_order(staff_client, collected):
+    seen = every_page(staff_client, collected, sort="startTime")
     count = USAGE_TABLES["completions"].objects.filter(task=collected).count()
     assert len(seen) == count
     assert seen == sorted(seen, key=lambda line: line.split(">")[1][:16])
+
+
+def shown_metric(row: str, column: str) -> int:
+    metrics = [f.column for f in STREAMS["completions"].metrics]
+    cells = row.split('<td class="num">')[1:]
+    return int(cells[metrics.index(column)].split("<")[0] or 0)
+
+
+@pytest.mark.parametrize(
+    ("sort", "by_model"),
+    [
+        ("-inputTokens", False),  # a main metric: read through its own index
+        ("outputTokens", False),
+        ("-inputTokens", True),  # filtered too: read by time
+        ("-numModelRequests", False),  # not a main metric: read by time
+    ],
+)
+def test_it_pages_through_every_row_sorted_by_a_metric(
+    staff_client, collected, emulator, sort, by_model
+):
+    column = sort.lstrip("-")
+    api_name = {"inputTokens": "input_tokens", "outputTokens": "output_tokens"}.get(
+        column, "num_model_requests"
+    )
+    filters = {}
+    if by_model:
+        rows = USAGE_TABLES["completions"].objects.filter(task=collected).exclude(model=None)
+        filters["model"] = rows.values_list("model", flat=True).first()
+    results = [r for b in truth_buckets(emulator) for r in b["results"]]
+    kept = [r for r in results if r["model"] == filters.get("model", r["model"])]
+    expected = sorted((r[api_name] for r in kept), reverse=sort.startswith("-"))
+    seen = every_page(staff_client, collected, sort=sort, **filters)
+    assert len(expected) > 50 and [shown_metric(row, column) for row in seen] == expected
 
 
 def test_it_sorts_by_a_metric(staff_client, collected):

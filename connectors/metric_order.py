@@ -1,0 +1,69 @@
+"""The first rows of a connector's table sorted by a main metric, read day by day.
+
+Each main metric has an index on (connector, UTC day, metric, id). The largest rows of
+a range of days are among the largest of each of its days, so a page's ids are the
+first index entries of each day beyond the cursor, merged: at most (days x page size)
+entries are read, not every row of the range. Postgres only (a LATERAL join over the
+range's days); elsewhere the rows are simply sorted.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.db import connection
+from django.db.models import F, Max, Min, Q
+from django.db.models.expressions import RawSQL
+
+from connectors.models import Connector
+from connectors.models.tables import utc_day
+
+
+def usable() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def first_ids(
+    connector: Connector,
+    model,
+    query,
+    order: tuple[str, bool],
+    beyond: Q | None,
+    count: int,
+) -> list[int]:
+    """The ids of the first `count` rows of `connector` in the query's time range
+    (whole UTC days; open ends reach as far as the rows go), in `order` (field,
+    descending) with ties by id, after the cursor condition `beyond`."""
+    days = _days(model, connector, query.start, query.end)
+    if days is None:
+        return []
+    field, descending = order
+    key = [F(field).desc(), F("id").desc()] if descending else [F(field).asc(), F("id").asc()]
+    rows = model.objects.filter(connector=connector)
+    if beyond is not None:
+        rows = rows.filter(beyond)
+    rows = rows.alias(day=utc_day("start_time")).filter(day=RawSQL("d.day::date", ()))
+    inner, params = rows.order_by(*key).values("id", field)[:count].query.sql_with_params()
+    column = connection.ops.quote_name(model._meta.get_field(field).column)
+    direction = "DESC" if descending else "ASC"
+    sql = (
+        "SELECT c.id FROM generate_series(%s::date, %s::date, interval '1 day') AS d(day)"
+        f" CROSS JOIN LATERAL ({inner}) AS c"
+        f" ORDER BY c.{column} {direction}, c.id {direction} LIMIT %s"
+    )  # the ORM's own SQL and a quoted column; every value is a parameter
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [days[0], days[1], *params, count])
+        return [pk for (pk,) in cursor.fetchall()]
+
+
+def _days(model, connector: Connector, start, end) -> tuple[date, date] | None:
+    """The first and last UTC day of [start, end), the rows' own where it is open."""
+    if start is None or end is None:
+        bounds = model.objects.filter(connector=connector).aggregate(
+            first=Min("start_time"), last=Max("start_time")
+        )
+        if bounds["first"] is None:
+            return None
+        start = start or bounds["first"]
+        end = end or bounds["last"] + timedelta(days=1)
+    return start.date(), (end - timedelta(microseconds=1)).date()

@@ -1,0 +1,87 @@
+"""A table page's body rows as HTML, built in Python.
+
+A page is 50 rows of about 20 columns: a thousand cells. Through the template engine
+(a tag per branch, a variable lookup per attribute) they cost about 40 ms a page, ten
+times the SQL behind them; written here with `html.escape` they cost about 2 ms. The
+template keeps everything else on the page (filters, header, totals, pager).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, tzinfo
+from decimal import Decimal
+from html import escape  # django.utils.html.escape without its lazy-string wrapper
+
+from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
+
+from connectors import datatables
+from connectors.openai.streams import UsageStream
+
+PROVISIONAL = (
+    ' <span class="badge warn" title="OpenAI may still revise this bucket">provisional</span>'
+)
+
+
+def body(
+    stream: UsageStream, columns: list[dict], rows: Iterable, names: dict, keys_listed: bool
+) -> SafeString:
+    """The `<tr>`s of `rows`, each on its own lines: times in the current time zone
+    (UTC days for tables of daily buckets), names from `names` with the raw id on
+    hover, provisional rows marked. With `keys_listed` (the directory has been read), an
+    API key missing from it is shown as deleted."""
+    zone = UTC if stream.floor_to_day else timezone.get_current_timezone()
+    shape = "%Y-%m-%d" if stream.floor_to_day else "%Y-%m-%d %H:%M"
+    cells = [_cell_writer(column, names, keys_listed) for column in columns[2:]]
+    lines = []
+    for row in rows:
+        start, end = _time(row.start_time, zone, shape), _time(row.end_time, zone, shape)
+        badge = PROVISIONAL if row.provisional else ""
+        lines.append(f'<tr class="{"provisional" if row.provisional else ""}">')
+        lines.append(
+            f'<td class="time start">{start}{badge}</td><td class="time">{end}</td>'
+            + "".join(write(row) for write in cells)
+            + "</tr>"
+        )
+    return mark_safe("\n".join(lines))  # noqa: S308 - every value above is escaped
+
+
+def _time(value: datetime, zone: tzinfo, shape: str) -> str:
+    return value.astimezone(zone).strftime(shape)
+
+
+def _cell_writer(column: dict, names: dict, keys_listed: bool):
+    """A function writing one column's `<td>` for a row."""
+    name = column["column"]
+    if column["kind"] == "metric":
+        return lambda row: f'<td class="num">{escape(plain(getattr(row, name)))}</td>'
+    if column["kind"] != "name":
+        return lambda row: f"<td>{escape(plain(getattr(row, name)))}</td>"
+    known = names.get(name, {})
+    # Every key of every project is listed: one that is not was deleted.
+    missing = "deleted" if keys_listed and name == "apiKeyId" else ""
+    return lambda row: _named_cell(getattr(row, name), known, missing)
+
+
+def _named_cell(value: str | None, known: dict, missing: str) -> str:
+    if not value:
+        return "<td></td>"
+    found = known.get(value) or (datatables.Name(value, missing) if missing else None)
+    shown = escape(found.text if found and found.text else value)
+    cell = f'<td><span title="{escape(value)}">{shown}</span>'
+    if found and found.state:
+        cell += f' <span class="badge">{escape(found.state)}</span>'
+    return cell + "</td>"
+
+
+def plain(value) -> str:
+    """A value as the CSV and the table show it: numbers without exponent or trailing
+    zeros, booleans as JSON has them."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return str(value)
