@@ -294,8 +294,9 @@ def page(connector: Connector, rows: QuerySet, query: TableQuery, size: int = PA
         rows = rows.filter(beyond)
     order, main = (field_name, descending), column in query.stream.main_metrics
     if main and not _narrowed(query) and metric_order.usable():
-        ids = metric_order.first_ids(connector, rows.model, query, order, beyond, size + 1)
-        found = list(rows.model.objects.filter(pk__in=ids).order_by(*_order(*order)))
+        key = _order(*order)
+        ids = metric_order.first_ids(connector, rows.model, query, order, key, beyond, size + 1)
+        found = list(rows.model.objects.filter(pk__in=ids).order_by(*key))
     else:
         found = list(rows.order_by(*_order(*order, hide_index=main))[: size + 1])
     more = len(found) > size

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from django.db import connection
-from django.db.models import F, Max, Min, Q
+from django.db.models import Max, Min, Q
 from django.db.models.expressions import RawSQL
 
 from connectors.models import Connector
@@ -28,17 +28,18 @@ def first_ids(
     model,
     query,
     order: tuple[str, bool],
+    key: list,
     beyond: Q | None,
     count: int,
 ) -> list[int]:
     """The ids of the first `count` rows of `connector` in the query's time range
     (whole UTC days; open ends reach as far as the rows go), in `order` (field,
-    descending) with ties by id, after the cursor condition `beyond`."""
+    descending; `key` is that order as the page writes it) with ties by id, after the
+    cursor condition `beyond`."""
     days = _days(model, connector, query.start, query.end)
     if days is None:
         return []
     field, descending = order
-    key = [F(field).desc(), F("id").desc()] if descending else [F(field).asc(), F("id").asc()]
     rows = model.objects.filter(connector=connector)
     if beyond is not None:
         rows = rows.filter(beyond)
