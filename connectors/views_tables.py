@@ -6,14 +6,12 @@ import csv
 from collections.abc import Iterator
 from datetime import UTC
 
-from django.db.models import Count, Max, Min
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from connectors import datatables, table_rows
+from connectors import datatables, selectors, table_rows
 from connectors.access import connector_for
-from connectors.models import USAGE_TABLES
 from connectors.openai.streams import UsageStream
 from connectors.table_rows import plain
 
@@ -23,17 +21,7 @@ EXPORT_CHUNK = 2000
 def table_list(request: HttpRequest, pk: int) -> HttpResponse:
     connector = connector_for(request, pk)
     tasks = list(connector.tasks.all())
-    tables = []
-    for stream in datatables.usage_streams():
-        rows = USAGE_TABLES[stream.type].objects.filter(connector=connector)
-        span = rows.aggregate(
-            count=Count("id"),
-            first=Min("start_time"),
-            last=Max("end_time"),
-            updated=Max("last_fetched_at"),
-        )
-        feeding = [t for t in tasks if t.query_type in (stream.type, "all", "generic")]
-        tables.append({"stream": stream, "tasks": feeding, **span})
+    tables = [selectors.table_summary(connector, s, tasks) for s in datatables.usage_streams()]
     context = {"connector": connector, "tables": tables}
     return render(request, "connectors/table_list.html", context)
 

@@ -111,6 +111,12 @@ USAGE_TABLES: dict[str, type[models.Model]] = {s.type: _usage_table(s) for s in 
 NUMERIC = ("int", "decimal", "float")
 
 
+def _last_fetched() -> models.DateTimeField:
+    """A rollup row's newest `lastFetchedAt` among the rows it sums: how fresh a table
+    is, read from a few thousand rollup rows instead of millions of rows."""
+    return models.DateTimeField(null=True, blank=True, db_column="lastFetchedAt")
+
+
 def _daily_table(stream: UsageStream) -> type[models.Model]:
     """The daily rollup of a usage table: per task, bucket width, UTC day and dimensions,
     the sums of its numeric metrics under the same column names, and how many rows each
@@ -123,6 +129,7 @@ def _daily_table(stream: UsageStream) -> type[models.Model]:
         "row_key": models.UUIDField(db_column="rowKey"),
         "row_count": models.PositiveIntegerField(db_column="rowCount"),
         "provisional_rows": models.PositiveIntegerField(db_column="provisionalRows"),
+        "last_fetched_at": _last_fetched(),
     }
     for field in stream.dimensions:
         attrs[field.column] = _column(field)
@@ -254,6 +261,7 @@ def _daily_by_table(stream: UsageStream) -> type[models.Model]:
         "dimension": models.CharField(max_length=40),
         "row_count": models.BigIntegerField(db_column="rowCount"),
         "provisional_rows": models.BigIntegerField(db_column="provisionalRows"),
+        "last_fetched_at": _last_fetched(),
     }
     for field in by_dimensions(stream):
         attrs[field] = models.TextField(db_column=field, null=True, blank=True)

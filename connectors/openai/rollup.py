@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Max, Q, Sum
 from django.db.models.functions import TruncDate
 
 from connectors.models import DAILY_BY_TABLES, DAILY_TABLES, USAGE_TABLES
@@ -58,6 +58,7 @@ def _insert_groups(stream, dims: list[str], sums: list[str], params: tuple) -> N
             **{c: Sum(c) for c in sums},
             row_count=Count("id"),
             provisional_rows=Count("id", filter=Q(provisional=True)),
+            last_fetched_at=Max("last_fetched_at"),
         )
         .order_by()
     )
@@ -74,6 +75,7 @@ def _insert_by_dimension_groups(stream, sums: list[str], days: dict) -> None:
             **{c: Sum(c) for c in sums},
             row_count=Sum("row_count"),
             provisional_rows=Sum("provisional_rows"),
+            last_fetched_at=Max("last_fetched_at"),
         )
         by.objects.bulk_create(
             by(task_id=days["task_id"], bucket_width=days["bucket_width"], dimension=dim, **g)
@@ -91,11 +93,12 @@ def _refresh_in_one_go(stream, sums: list[str], days: tuple, span: tuple) -> Non
     task_id, width, first, last = days
     keys = ["taskId", "bucketWidth", "rowKey"]
     dims = [(f.column, "bool_or" if f.type == "bool" else "min") for f in stream.dimensions]
-    counts = ["rowCount", "provisionalRows"]
+    counts = ["rowCount", "provisionalRows", "lastFetchedAt"]
     columns = ", ".join(q(c) for c in [*keys, "connectorId", *(d for d, _ in dims), "day"])
     day = f"({q('startTime')} AT TIME ZONE 'UTC')::date"
     values = [f"min({q('connectorId')})", *(f"{agg}({q(d)})" for d, agg in dims), day]
     values += [f"sum({q(c)})" for c in sums] + ["count(*)", "count(*) FILTER (WHERE provisional)"]
+    values.append(f"max({q('lastFetchedAt')})")
     daily = (
         f"INSERT INTO {q(DAILY_TABLES[stream.type]._meta.db_table)} "
         f"({columns}, {', '.join(q(c) for c in [*sums, *counts])}) "
@@ -123,10 +126,11 @@ def _by_dimension_sql(stream, sums: list[str]) -> str:
     dims = by_dimensions(stream)
     named = " ".join(f"WHEN GROUPING({q(d)}) = 0 THEN '{d}'" for d in dims)
     totals = [f"sum({q(c)})" for c in [*sums, "rowCount", "provisionalRows"]]
+    totals.append(f"max({q('lastFetchedAt')})")
     return (
         f"INSERT INTO {q(DAILY_BY_TABLES[stream.type]._meta.db_table)} "
         f"({', '.join(q(c) for c in [*keys, 'dimension', *dims, *sums])}, "
-        f"{q('rowCount')}, {q('provisionalRows')}) "
+        f"{q('rowCount')}, {q('provisionalRows')}, {q('lastFetchedAt')}) "
         f"SELECT {', '.join(q(c) for c in keys)}, CASE {named} END, "
         f"{', '.join([*(q(d) for d in dims), *totals])} FROM daily "
         f"GROUP BY {', '.join(q(c) for c in keys)}, "

@@ -57,24 +57,30 @@ def test_it_advances_the_mark_only_when_a_run_succeeds(make_task, emulator):
     assert StreamState.objects.get(task=task, stream="completions").high_water == T0
 
 
-def test_it_keeps_the_daily_rollup_equal_to_its_rows_through_revisions(make_task, emulator):
-    from django.db.models import Count, Sum
+def test_it_keeps_the_daily_rollups_equal_to_their_rows_through_revisions(make_task, emulator):
+    from django.db.models import Count, Max, Sum
     from django.db.models.functions import TruncDate
 
-    from connectors.models import DAILY_TABLES
+    from connectors.models import DAILY_BY_TABLES, DAILY_TABLES
 
     task = open_ended_task(make_task)
     assert run_now(task).status == "succeeded"
     emulator.advance(2 * 3600)
-    assert run_now(task).status == "succeeded"
+    second = run_now(task)
+    assert second.status == "succeeded"
     rows = (
         USAGE_TABLES["completions"]
         .objects.filter(task=task)
         .annotate(day=TruncDate("start_time", tzinfo=UTC))
         .values("day", "model")
-        .annotate(tokens=Sum("inputTokens"), n=Count("id"))
+        .annotate(tokens=Sum("inputTokens"), n=Count("id"), fetched=Max("last_fetched_at"))
     )
-    daily = DAILY_TABLES["completions"].objects.filter(task=task)
-    assert {(r["day"], r["model"]): (r["tokens"], r["n"]) for r in rows} == {
-        (d.day, d.model): (d.inputTokens, d.row_count) for d in daily
-    }
+    expected = {(r["day"], r["model"]): (r["tokens"], r["n"], r["fetched"]) for r in rows}
+    assert max(fetched for *_, fetched in expected.values()) >= second.started_at
+    for rollup in (DAILY_TABLES, DAILY_BY_TABLES):
+        summed = rollup["completions"].objects.filter(task=task)
+        if rollup is DAILY_BY_TABLES:
+            summed = summed.filter(dimension="model")
+        assert expected == {
+            (d.day, d.model): (d.inputTokens, d.row_count, d.last_fetched_at) for d in summed
+        }, rollup

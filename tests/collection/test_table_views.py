@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.db.models import Max
 from django.urls import reverse
 
 from connectors.models import USAGE_TABLES
@@ -52,14 +54,29 @@ def truth(emulator, **filters) -> dict:
     return truth_totals(truth_buckets(emulator, **filters))
 
 
-def test_it_lists_the_tables_with_counts_and_feeding_tasks(staff_client, collected):
+def test_it_lists_the_tables_with_counts_ranges_freshness_and_feeding_tasks(
+    staff_client, collected, emulator
+):
     page = staff_client.get(reverse("connectors:table-list", args=[collected.connector_id]))
     html = page.content.decode()
-    count = USAGE_TABLES["completions"].objects.filter(task=collected).count()
-    assert f"{count:,}" in html
-    assert collected.display_name in html
+    row = html.split('tables/completions/">completions</a>')[1].split("</tr>")[0]
+    buckets = [b for b in truth_buckets(emulator) if b["results"]]
+    count = sum(len(b["results"]) for b in buckets)
+    first, last = (
+        datetime.fromtimestamp(t, UTC) for t in (buckets[0]["start_time"], buckets[-1]["end_time"])
+    )
+    assert f'<td class="num">{count:,}</td>' in row
+    assert f"{first:%Y-%m-%d %H:%M} → {last:%Y-%m-%d %H:%M}" in row
+    run = collected.runs.get()
+    fetched = USAGE_TABLES["completions"].objects.filter(task=collected)
+    newest = fetched.aggregate(newest=Max("last_fetched_at"))["newest"]
+    assert run.started_at <= newest <= run.finished_at
+    assert f"<td>{newest.astimezone(UTC):%Y-%m-%d %H:%M}</td>" in row
+    assert collected.display_name in row
     for table in ("audioSpeeches", "costs", "webSearchCalls"):
         assert table in html
+    empty = html.split('tables/audioSpeeches/">audioSpeeches</a>')[1].split("</tr>")[0]
+    assert '<td class="num">0</td>' in empty and "empty" in empty
 
 
 def test_it_shows_totals_equal_to_the_ground_truth(staff_client, collected, emulator):
