@@ -19,8 +19,21 @@ from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
-from django.db.models import Count, F, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, Trunc
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    F,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Cast, Coalesce, Trunc
 
 from connectors import datatables
 from connectors.datatables import midnight
@@ -121,43 +134,42 @@ def over_time(
     holding a bucket OpenAI may still revise."""
     # Stacked by a column: one sum of the metrics per group, added in SQL.
     sums = {"m0": _total(metrics)} if by else {f"m{i}": Sum(m) for i, m in enumerate(metrics)}
+    if _integers(found.rows.model, metrics):
+        sums = {name: _bigint(total) for name, total in sums.items()}
     keys = ("slot", by) if by else ("slot",)
     daily = found.rolled_up(by) if found.grain == "day" else None
     if daily is not None:
         grouped = daily.order_by().annotate(slot=F("day")).values(*keys)
-        grouped = grouped.annotate(n_provisional=Sum("provisional_rows"), **sums)
+        grouped = grouped.annotate(n_provisional=_bigint(Sum("provisional_rows")), **sums)
     else:
         slot = Trunc("start_time", found.grain, tzinfo=UTC)
         grouped = found.rows.order_by().annotate(slot=slot).values(*keys)
         grouped = grouped.annotate(n_provisional=Count("id", filter=Q(provisional=True)), **sums)
-    slots: list[datetime] = []
-    provisional: list[bool] = []
-    values: dict[Any, dict[int, Any]] = defaultdict(dict)
-    last = None
-    for slot, *row in grouped.order_by("slot").values_list(*keys, "n_provisional", *sums):
-        if slot != last:  # rows come ordered by slot: a new slot starts
-            slots.append(slot if isinstance(slot, datetime) else midnight(slot))
-            provisional.append(False)
-            last = slot
-        at = len(slots) - 1
-        if by:
-            key, n_provisional, value = row
-            parts = {key: value or 0}
-        else:
-            n_provisional, *sums_of = row
-            parts = {m: v or 0 for m, v in zip(metrics, sums_of, strict=True)}
-        provisional[-1] = provisional[-1] or n_provisional > 0
-        for key, value in parts.items():
-            cells = values[key]
-            cells[at] = cells.get(at, 0) + value
-    series = (
-        _stacked(connector, by, values, len(slots))
-        if by
-        else [
-            {"key": m, "name": LABELS.get(m, m), "y": _dense(values[m], len(slots))}
-            for m in metrics
-        ]
-    )
+    rows = list(grouped.order_by("slot").values_list(*keys, "n_provisional", *sums))
+    at = {slot: i for i, slot in enumerate(dict.fromkeys(row[0] for row in rows))}
+    length = len(at)
+    provisional = [False] * length
+    if by:
+        values: dict[Any, list] = defaultdict(lambda: [0] * length)
+        for slot, key, n_provisional, value in rows:
+            i = at[slot]
+            if value:
+                values[key][i] += value
+            if n_provisional:
+                provisional[i] = True
+        series = _stacked(connector, by, values)
+    else:
+        values = {m: [0] * length for m in metrics}
+        columns = [values[m] for m in metrics]
+        for slot, n_provisional, *sums_of in rows:
+            i = at[slot]
+            for column, value in zip(columns, sums_of, strict=True):
+                if value:
+                    column[i] += value
+            if n_provisional:
+                provisional[i] = True
+        series = [{"key": m, "name": LABELS.get(m, m), "y": values[m]} for m in metrics]
+    slots = [s if isinstance(s, datetime) else midnight(s) for s in at]
     return {
         "x": [s.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") for s in slots],
         "step": found.step,
@@ -167,20 +179,26 @@ def over_time(
     }
 
 
-def _dense(cells: dict[int, Any], length: int) -> list:
-    return [cells.get(i, 0) for i in range(length)]
-
-
-def _stacked(connector: Connector, by: str, values: dict, length: int) -> list[dict]:
+def _stacked(connector: Connector, by: str, values: dict[Any, list]) -> list[dict]:
     """The largest STACKED series by total, then the rest summed as one "Other"."""
-    ranked = sorted(values, key=lambda k: (-sum(values[k].values()), k is None, str(k)))
+    ranked = sorted(values, key=lambda k: (-sum(values[k]), k is None, str(k)))
     shown, rest = ranked[:STACKED], ranked[STACKED:]
     names = labels(connector, by, shown)
-    series = [{"key": k, "name": names[k], "y": _dense(values[k], length)} for k in shown]
+    series = [{"key": k, "name": names[k], "y": values[k]} for k in shown]
     if rest:
-        other = [sum(values[k].get(i, 0) for k in rest) for i in range(length)]
+        other = [sum(slot) for slot in zip(*(values[k] for k in rest), strict=True)]
         series.append({"key": None, "name": f"Other ({len(rest)})", "y": other})
     return series
+
+
+def _integers(model, metrics: tuple[str, ...]) -> bool:
+    return all(isinstance(model._meta.get_field(m), IntegerField) for m in metrics)
+
+
+def _bigint(total: Sum) -> Cast:
+    """A sum of integers as an integer: Postgres sums bigints as numeric, which the
+    driver reads as Decimal and the ORM turns back into int, value by value."""
+    return Cast(total, BigIntegerField())
 
 
 def _total(metrics: tuple[str, ...]):
