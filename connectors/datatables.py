@@ -409,10 +409,15 @@ def names(connector: Connector, rows: list) -> dict[str, dict[str, Name]]:
             value = getattr(row, column, None)
             if value:
                 ids.add(value)
+    return names_of(connector, wanted)
+
+
+def names_of(connector: Connector, wanted: dict[str, set[str]]) -> dict[str, dict[str, Name]]:
+    """Names for the ids of each named column ({"projectId": {...}, ...})."""
     return {
-        "projectId": _project_names(connector, wanted["projectId"]),
-        "userId": _user_names(connector, wanted["userId"]),
-        "apiKeyId": _key_names(connector, wanted["apiKeyId"]),
+        "projectId": _project_names(connector, wanted.get("projectId", set())),
+        "userId": _user_names(connector, wanted.get("userId", set())),
+        "apiKeyId": _key_names(connector, wanted.get("apiKeyId", set())),
     }
 
 

@@ -15,7 +15,7 @@ from django.urls import reverse
 from connectors.models import USAGE_TABLES
 from connectors.openai.emulator import totals as truth_totals
 from connectors.openai.streams import STREAMS
-from tests.collection.conftest import run_now, table_rows
+from tests.collection.conftest import run_now, table_rows, truth_rows
 
 
 @pytest.fixture
@@ -297,3 +297,57 @@ def test_it_shows_no_rows_and_zero_totals_for_a_search_nothing_matches(staff_cli
     html = response.content.decode()
     assert response.status_code == 200
     assert "Totals of the 0 filtered rows" in html and "No rows match" in html
+
+
+def _cell(field, text: str):
+    """A CSV cell as the value the table holds."""
+    if text == "":
+        return None
+    if field.type == "bool":
+        return {"true": True, "false": False}[text]
+    if field.type == "int":
+        return int(text)
+    if field.type in ("decimal", "float"):
+        assert "E" not in text.upper(), text  # plain digits, no exponent
+        assert not ("." in text and text.endswith("0")), text  # no trailing zeros
+        return Decimal(text).normalize()
+    return text
+
+
+@pytest.mark.parametrize(
+    ("stream_type", "parameters"),
+    [
+        (
+            "completions",
+            {"BucketWidth": "1h", "GroupBy": ["project_id", "model", "batch", "user_id"]},
+        ),
+        ("costs", {"GroupBy": ["project_id", "line_item"]}),
+    ],
+)
+def test_it_exports_every_row_equal_to_the_ground_truth_with_names(
+    staff_client, make_task, emulator, stream_type, parameters
+):
+    task = make_task(stream_type, StartTime="2026-10-01", EndTime="2026-10-04", **parameters)
+    assert run_now(task).status == "succeeded"
+    base = reverse("connectors:table-export", args=[task.connector_id, STREAMS[stream_type].table])
+    response = staff_client.get(f"{base}?preset=all")
+    header, *lines, _total = csv.reader(io.StringIO(b"".join(response.streaming_content).decode()))
+    stream = STREAMS[stream_type]
+    exported = {}
+    for line in lines:
+        cells = dict(zip(header, line, strict=True))
+        start = int(datetime.fromisoformat(cells["startTime"]).timestamp())
+        dims = tuple(_cell(f, cells[f.column]) for f in stream.dimensions)
+        exported[(start, dims)] = {f.column: _cell(f, cells[f.column]) for f in stream.metrics}
+    expected = {
+        key: {c: v.normalize() if isinstance(v, Decimal) else v for c, v in metrics.items()}
+        for key, metrics in truth_rows(emulator, task, stream_type).items()
+    }
+    assert len(exported) == len(lines) and exported == expected
+    projects = {p["id"]: p for p in emulator.directory_truth()["projects"]}
+    for line in lines:
+        cells = dict(zip(header, line, strict=True))
+        project = projects[cells["projectId"]]
+        assert cells["projectName"] == project["name"] + (
+            " (archived)" if project["archived_at"] else ""
+        )
