@@ -3,11 +3,11 @@
 Exports the completions table of `bench/views.py`'s seed (a year of 1h buckets, 10
 million rows by default; seeded first when the database does not hold it) for the 1, 7,
 30 and 90 whole UTC days before today, each in a fresh process (this script with
-`--child`), through Django's test Client as a logged-in staff user, reading the streamed answer chunk by
-chunk and keeping none of it. For each export it prints the rows, the CSV's size, the
-wall time, rows/s, and the process's peak resident memory (VmHWM) during the export:
-the peak is reset (/proc/self/clear_refs) after a warm-up export of today's rows, so
-imports, templates and the database connection are not counted as the export's.
+`--child`), through Django's test Client as a logged-in staff user, reading the streamed
+answer chunk by chunk and keeping none of it. For each export it prints the rows, the
+CSV's size, the wall time, rows/s, and the process's peak resident memory (VmHWM) during
+the export: the peak is reset (/proc/self/clear_refs) after a warm-up export of today's
+rows, so imports, templates and the database connection are not counted as the export's.
 
 Compared against, on the same rows in the same order: Postgres writing them as CSV itself
 (`COPY (SELECT …) TO STDOUT WITH CSV`, read with psycopg, best of 2), which knows no

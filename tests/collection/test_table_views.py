@@ -351,3 +351,37 @@ def test_it_exports_every_row_equal_to_the_ground_truth_with_names(
         assert cells["projectName"] == project["name"] + (
             " (archived)" if project["archived_at"] else ""
         )
+
+
+@pytest.mark.parametrize(
+    ("stream_type", "parameters", "sort", "shown"),
+    [  # archived projects' usage is older: a long range of daily buckets holds some
+        ("completions", {"StartTime": "2025-01-01", "GroupBy": ["project_id"]}, "", "(archived)"),
+        (
+            "completions",
+            {"StartTime": "2026-10-01", "BucketWidth": "1h", "GroupBy": ["model", "batch"]},
+            "inputTokens",
+            ",true,",
+        ),
+        ("costs", {"StartTime": "2026-09-01", "GroupBy": ["project_id", "line_item"]}, "", "."),
+    ],
+)
+def test_postgres_writes_the_same_csv_as_python(make_task, stream_type, parameters, sort, shown):
+    from django.db import connection
+    from django.http import QueryDict
+    from django.utils import timezone
+
+    from connectors import datatables, export
+
+    if connection.vendor != "postgresql":
+        pytest.skip("COPY … TO STDOUT is Postgres's")
+    task = make_task(stream_type, EndTime="2026-10-04", **parameters)
+    assert run_now(task).status == "succeeded"
+    params = QueryDict(f"preset=all&sort={sort}")
+    query = datatables.parse_query(STREAMS[stream_type], params, timezone.now().date())
+    rows = datatables.filtered(task.connector, query)
+    by_copy = b"".join(export.copied(task.connector, query, rows)).decode()
+    by_python = "".join(export.written(task.connector, query, rows))
+    assert by_copy.count("\n") == rows.count() > 50
+    assert shown in by_copy  # the case holds what it is there for
+    assert by_copy == by_python

@@ -1,0 +1,215 @@
+"""Export CSV: a filtered table in the page's order, with names, then its totals line.
+
+Constant memory at any size, in one of two ways that write the same bytes:
+- On Postgres, the database writes the rows as CSV itself (`COPY (SELECT …) TO STDOUT`),
+  about as fast as it can read them; the directory's names go in as one JSON parameter
+  (the connector's labels, made in Python by `datatables.Name`), looked up row by row.
+- Elsewhere (the embedded SQLite), rows are read as tuples a chunk at a time and written
+  with the csv module.
+
+Either way: times in ISO 8601 UTC, decimals without exponent or trailing zeros, booleans
+as `true`/`false`, empty dimensions as empty fields, lines ending in `\\n`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from django.db import connection
+from django.db.models import QuerySet
+
+from connectors import datatables
+from connectors.models import ApiKeyEntry, Connector, ProjectEntry, UserEntry
+from connectors.openai.streams import UsageStream
+from connectors.table_rows import plain
+
+CHUNK = 2000  # rows per read on the embedded database
+SEND = 256 * 1024  # bytes of COPY output gathered before they are sent on
+NAMED = ("projectId", "userId", "apiKeyId")
+
+
+def csv_lines(connector: Connector, query, rows: QuerySet) -> Iterator[str | bytes]:
+    """The header, every row the filters select in the query's order, and the totals."""
+    stream = query.stream
+    dims = [f.column for f in stream.dimensions]
+    metrics = [f.column for f in stream.metrics]
+    named = [c for c in NAMED if c in dims]
+    header = ["startTime", "endTime", "bucketWidth", *dims, *[c[:-2] + "Name" for c in named]]
+    yield _csv([[*header, *metrics, "object", "provisional"]])
+    if by_copy(stream):
+        yield from copied(connector, query, rows)
+    else:
+        yield from written(connector, query, rows)
+    sums = datatables.totals(connector, query)
+    blanks = [""] * (len(header) - 1)
+    yield _csv([["totals", *blanks, *[plain(sums.get(c)) for c in metrics], "", ""]])
+
+
+def by_copy(stream: UsageStream) -> bool:
+    """Postgres writes the CSV, unless a float metric would come out unlike Python's."""
+    floats = any(f.type == "float" for f in (*stream.dimensions, *stream.metrics))
+    return connection.vendor == "postgresql" and not floats
+
+
+def _csv(lines: list[list]) -> str:
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(lines)
+    return text.getvalue()
+
+
+def _order(rows: QuerySet, query) -> list[str]:
+    field = datatables._field_name(rows.model, query.sort_column)
+    return [f"-{field}", "-id"] if query.descending else [field, "id"]
+
+
+def _columns(rows: QuerySet, stream: UsageStream) -> list[str]:
+    """The exported fields of a row, in the CSV's order (names apart)."""
+    fields = (*stream.dimensions, *stream.metrics)
+    values = [datatables._field_name(rows.model, f.column) for f in fields]
+    return ["start_time", "end_time", "bucket_width", *values, "object", "provisional"]
+
+
+# --- Postgres: COPY … TO STDOUT --------------------------------------------------------
+
+
+def copied(connector: Connector, query, rows: QuerySet) -> Iterator[bytes]:
+    """The rows as Postgres writes them in CSV, gathered into pieces of about SEND bytes."""
+    sql, params = _copy_sql(connector, query, rows)
+    pending = bytearray()
+    with (
+        connection.wrap_database_errors,
+        connection.cursor() as cursor,
+        cursor.cursor.copy(sql, params) as copy,
+    ):
+        for block in copy:
+            pending += block
+            if len(pending) >= SEND:
+                yield bytes(pending)
+                pending.clear()
+    if pending:
+        yield bytes(pending)
+
+
+def _copy_sql(connector: Connector, query, rows: QuerySet) -> tuple[str, list]:
+    stream = query.stream
+    q = connection.ops.quote_name
+    inner, params = rows.values("id", *_columns(rows, stream)).query.sql_with_params()
+
+    def at(column: str) -> str:  # the inner query names its columns by field
+        return f"t.{q(datatables._field_name(rows.model, column))}"
+
+    utc = '\'YYYY-MM-DD"T"HH24:MI:SS"+00:00"\''
+    cells = [f"to_char({at(c)} AT TIME ZONE 'UTC', {utc})" for c in ("startTime", "endTime")]
+    cells.append(at("bucketWidth"))
+    cells += [_cell(at(f.column), f.type) for f in stream.dimensions]
+    named = [c for c in NAMED if c in {f.column for f in stream.dimensions}]
+    cells += [f"(%s::jsonb -> '{c}' ->> {at(c)})" for c in named]
+    cells += [_cell(at(f.column), f.type) for f in stream.metrics]
+    cells += [at("object"), f"{at('provisional')}::text"]
+    labels = json.dumps(labels_of(connector, named))
+    direction = "DESC" if query.descending else "ASC"
+    sql = (
+        f"COPY (SELECT {', '.join(cells)} FROM ({inner}) AS t"
+        f" ORDER BY {at(query.sort_column)} {direction}, t.id {direction})"
+        " TO STDOUT (FORMAT csv)"
+    )  # the ORM's own SQL and the stream's quoted columns; every value is a parameter
+    return sql, [*[labels] * len(named), *params]
+
+
+def _cell(value: str, kind: str) -> str:
+    """A value as the csv module writes it from Python: see `table_rows.plain`."""
+    if kind == "decimal":
+        return f"trim_scale({value})"
+    if kind == "bool":
+        return f"{value}::text"
+    if kind == "str":
+        return f"NULLIF({value}, '')"  # empty, not quoted: as the csv module writes ""
+    return value
+
+
+def labels_of(connector: Connector, columns: list[str]) -> dict[str, dict[str, str]]:
+    """{column: {id: label}} of the connector's whole directory, for the named columns."""
+    entries = {"projectId": ProjectEntry, "userId": UserEntry, "apiKeyId": ApiKeyEntry}
+    wanted = {
+        c: set(entries[c].objects.filter(connector=connector).values_list("openai_id", flat=True))
+        for c in columns
+    }
+    names = datatables.names_of(connector, wanted)
+    return {c: {pk: name.label for pk, name in names[c].items()} for c in columns}
+
+
+# --- elsewhere: the csv module ----------------------------------------------------------
+
+
+def written(connector: Connector, query, rows: QuerySet) -> Iterator[str]:
+    """The rows read as tuples a chunk at a time, each chunk written as one piece."""
+    stream = query.stream
+    dims = [f.column for f in stream.dimensions]
+    labels = _Labels(connector, dims, [c for c in NAMED if c in dims])
+    shown = _shown(stream)
+    found = rows.order_by(*_order(rows, query)).values_list(*_columns(rows, stream))
+    chunk: list[tuple] = []
+    for row in found.iterator(chunk_size=CHUNK):
+        chunk.append(row)
+        if len(chunk) == CHUNK:
+            yield _chunk(chunk, len(dims), labels, shown)
+            chunk = []
+    if chunk:
+        yield _chunk(chunk, len(dims), labels, shown)
+
+
+def _shown(stream: UsageStream) -> list[tuple[int, object]]:
+    """(position in a row tuple, how to write it) for the values the csv module would
+    write differently from the table: decimals without exponent, booleans as JSON has
+    them. Text and integers it writes as they are (None as an empty field)."""
+    fields = (*stream.dimensions, *stream.metrics)
+    shown = [(3 + i, plain) for i, f in enumerate(fields) if f.type in ("decimal", "float", "bool")]
+    provisional = 3 + len(fields) + 1  # after the values and `object`
+    return [*shown, (provisional, plain)]
+
+
+def _chunk(chunk: list[tuple], dim_count: int, labels: _Labels, shown) -> str:
+    """Row tuples (times, width, dimensions, metrics, object, provisional) as CSV lines,
+    with the directory's names after the dimensions."""
+    labels.learn(chunk)
+    split = 3 + dim_count
+    times: dict[datetime, str] = {}  # a bucket's rows share their start and end
+    lines = []
+    for row in chunk:
+        values = list(row)
+        for position, write in shown:
+            values[position] = write(values[position])
+        start, end = (times.get(t) or times.setdefault(t, _iso(t)) for t in row[:2])
+        lines.append([start, end, *values[2:split], *labels.of(row), *values[split:]])
+    return _csv(lines)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+class _Labels:
+    """Directory names of the exported rows' ids, read once per id for the whole export."""
+
+    def __init__(self, connector: Connector, dims: list[str], named: list[str]) -> None:
+        self.connector = connector
+        self.at = {c: 3 + dims.index(c) for c in named}
+        self.known: dict[str, dict[str, str]] = {c: {} for c in named}
+
+    def learn(self, chunk: list[tuple]) -> None:
+        new = {c: {r[i] for r in chunk if r[i]} - self.known[c].keys() for c, i in self.at.items()}
+        if any(new.values()):
+            found = datatables.names_of(self.connector, new)
+            for column, ids in new.items():
+                self.known[column] |= {pk: _label(found[column].get(pk)) for pk in ids}
+
+    def of(self, row: tuple) -> list[str]:
+        return [self.known[c].get(row[i], "") for c, i in self.at.items()]
+
+
+def _label(name) -> str:
+    return "" if name is None else name.label
