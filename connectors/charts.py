@@ -39,6 +39,7 @@ from connectors import datatables
 from connectors.datatables import midnight
 from connectors.models import USAGE_TABLES, Connector, RunStatus, TaskRun
 from connectors.models.runs import ACTIVE
+from connectors.names import names
 from connectors.openai.streams import WIDTH_SECONDS, UsageStream, streams_for
 
 TOP = 10
@@ -183,8 +184,8 @@ def _stacked(connector: Connector, by: str, values: dict[Any, list]) -> list[dic
     """The largest STACKED series by total, then the rest summed as one "Other"."""
     ranked = sorted(values, key=lambda k: (-sum(values[k]), k is None, str(k)))
     shown, rest = ranked[:STACKED], ranked[STACKED:]
-    names = labels(connector, by, shown)
-    series = [{"key": k, "name": names[k], "y": values[k]} for k in shown]
+    titles = labels(connector, by, shown)
+    series = [{"key": k, "name": titles[k], "y": values[k]} for k in shown]
     if rest:
         other = [sum(slot) for slot in zip(*(values[k] for k in rest), strict=True)]
         series.append({"key": None, "name": f"Other ({len(rest)})", "y": other})
@@ -217,8 +218,8 @@ def top(
     grouped = rows.exclude(**{f"{column}__isnull": True}).order_by().values(column)
     grouped = grouped.annotate(total=_total(metrics))
     found = list(grouped.order_by(F("total").desc(nulls_last=True), column)[:limit])
-    names = labels(connector, column, [r[column] for r in found])
-    return [{"key": r[column], "name": names[r[column]], "value": r["total"] or 0} for r in found]
+    titles = labels(connector, column, [r[column] for r in found])
+    return [{"key": r[column], "name": titles[r[column]], "value": r["total"] or 0} for r in found]
 
 
 def model_of(line_item: str) -> str:
@@ -245,7 +246,7 @@ def labels(connector: Connector, column: str | None, keys: list) -> dict[Any, st
     if column not in NAMED:
         return {k: NONE_LABEL if k is None else str(k) for k in keys}
     probes = [SimpleNamespace(**{column: k}) for k in keys if k]
-    known = datatables.names(connector, probes)[column]
+    known = names(connector, probes)[column]
     result, seen = {}, set()
     for key in keys:
         name = known.get(key)

@@ -344,7 +344,7 @@ def _beyond(field_name: str, value: Any, pk: int, descending: bool) -> Q:
     return (bound & beyond) | Q(**{f"{field_name}__isnull": True})
 
 
-# --- totals and names ---------------------------------------------------------------
+# --- totals ---------------------------------------------------------------
 
 
 def summed(connector: Connector, query: TableQuery, by: str | None = None) -> QuerySet | None:
@@ -388,62 +388,3 @@ def totals(connector: Connector, query: TableQuery) -> dict[str, Any]:
     sums = rows.aggregate(rows=count, **{c: Sum(_field_name(rows.model, c)) for c in numeric})
     sums["rows"] = sums["rows"] or 0
     return sums
-
-
-@dataclass(frozen=True)
-class Name:
-    text: str
-    state: str = ""  # "archived", "deleted", "removed" or ""
-
-    @property
-    def label(self) -> str:
-        """The name as shown outside the table: its state in brackets."""
-        return f"{self.text} ({self.state})" if self.state else self.text
-
-
-def names(connector: Connector, rows: list) -> dict[str, dict[str, Name]]:
-    """Names for the ids on a page, from the connector's directory."""
-    wanted: dict[str, set[str]] = {"projectId": set(), "userId": set(), "apiKeyId": set()}
-    for row in rows:
-        for column, ids in wanted.items():
-            value = getattr(row, column, None)
-            if value:
-                ids.add(value)
-    return names_of(connector, wanted)
-
-
-def names_of(connector: Connector, wanted: dict[str, set[str]]) -> dict[str, dict[str, Name]]:
-    """Names for the ids of each named column ({"projectId": {...}, ...})."""
-    return {
-        "projectId": _project_names(connector, wanted.get("projectId", set())),
-        "userId": _user_names(connector, wanted.get("userId", set())),
-        "apiKeyId": _key_names(connector, wanted.get("apiKeyId", set())),
-    }
-
-
-def _project_names(connector, ids) -> dict[str, Name]:
-    entries = ProjectEntry.objects.filter(connector=connector, openai_id__in=ids)
-    return {
-        pk: Name(name or pk, "archived" if archived else ("removed" if removed else ""))
-        for pk, name, archived, removed in entries.values_list(
-            "openai_id", "name", "archived_at", "removed_at"
-        )
-    }
-
-
-def _user_names(connector, ids) -> dict[str, Name]:
-    entries = UserEntry.objects.filter(connector=connector, openai_id__in=ids)
-    return {
-        pk: Name(name or email or pk, "removed" if removed else "")
-        for pk, name, email, removed in entries.values_list(
-            "openai_id", "name", "email", "removed_at"
-        )
-    }
-
-
-def _key_names(connector, ids) -> dict[str, Name]:
-    entries = ApiKeyEntry.objects.filter(connector=connector, openai_id__in=ids)
-    return {
-        pk: Name(name or pk, "deleted" if removed else "")
-        for pk, name, removed in entries.values_list("openai_id", "name", "removed_at")
-    }

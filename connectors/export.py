@@ -3,7 +3,7 @@
 Constant memory at any size, in one of two ways that write the same bytes:
 - On Postgres, the database writes the rows as CSV itself (`COPY (SELECT …) TO STDOUT`),
   about as fast as it can read them; the directory's names go in as one JSON parameter
-  (the connector's labels, made in Python by `datatables.Name`), looked up row by row.
+  (the connector's labels, made in Python by `names.Name`), looked up row by row.
 - Elsewhere (the embedded SQLite), rows are read as tuples a chunk at a time and written
   with the csv module.
 
@@ -24,6 +24,7 @@ from django.db.models import QuerySet
 
 from connectors import datatables
 from connectors.models import ApiKeyEntry, Connector, ProjectEntry, UserEntry
+from connectors.names import names_of
 from connectors.openai.streams import UsageStream
 from connectors.table_rows import plain
 
@@ -138,8 +139,8 @@ def labels_of(connector: Connector, columns: list[str]) -> dict[str, dict[str, s
         c: set(entries[c].objects.filter(connector=connector).values_list("openai_id", flat=True))
         for c in columns
     }
-    names = datatables.names_of(connector, wanted)
-    return {c: {pk: name.label for pk, name in names[c].items()} for c in columns}
+    found = names_of(connector, wanted)
+    return {c: {pk: name.label for pk, name in found[c].items()} for c in columns}
 
 
 # --- elsewhere: the csv module ----------------------------------------------------------
@@ -203,7 +204,7 @@ class _Labels:
     def learn(self, chunk: list[tuple]) -> None:
         new = {c: {r[i] for r in chunk if r[i]} - self.known[c].keys() for c, i in self.at.items()}
         if any(new.values()):
-            found = datatables.names_of(self.connector, new)
+            found = names_of(self.connector, new)
             for column, ids in new.items():
                 self.known[column] |= {pk: _label(found[column].get(pk)) for pk in ids}
 

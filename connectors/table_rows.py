@@ -16,7 +16,7 @@ from html import escape  # django.utils.html.escape without its lazy-string wrap
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
-from connectors import datatables
+from connectors.names import Name
 from connectors.openai.streams import UsageStream
 
 PROVISIONAL = (
@@ -67,7 +67,7 @@ def _cell_writer(column: dict, names: dict, keys_listed: bool):
 def _named_cell(value: str | None, known: dict, missing: str) -> str:
     if not value:
         return "<td></td>"
-    found = known.get(value) or (datatables.Name(value, missing) if missing else None)
+    found = known.get(value) or (Name(value, missing) if missing else None)
     shown = escape(found.text if found and found.text else value)
     cell = f'<td><span title="{escape(value)}">{shown}</span>'
     if found and found.state:

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from connectors import datatables, export, selectors, table_rows
 from connectors.access import connector_for
+from connectors.names import names
 from connectors.openai.streams import UsageStream
 from connectors.table_rows import plain
 
@@ -47,7 +48,7 @@ def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
             stream,
             columns,
             page.rows,
-            datatables.names(connector, page.rows),
+            names(connector, page.rows),
             keys_listed=connector.directory_refreshed_at is not None,
         ),
         "totals": totals,
