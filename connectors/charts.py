@@ -1,4 +1,5 @@
-"""Chart data for the table pages and the connector overview: aggregates, never rows.
+"""Chart data for the table pages (and, in `overview`, the connector overview): aggregates,
+never rows.
 
 Every selector takes a filtered QuerySet (`datatables.filtered`), so a chart shows exactly
 the rows the table lists, and answers with a few GROUP BY queries returning plain lists
@@ -13,9 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
-from functools import partial
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -26,21 +25,17 @@ from django.db.models import (
     IntegerField,
     Max,
     Min,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
 )
 from django.db.models.functions import Cast, Coalesce, Trunc
 
-from connectors import datatables
 from connectors.datatables import midnight
-from connectors.models import USAGE_TABLES, Connector, RunStatus, TaskRun
-from connectors.models.runs import ACTIVE
+from connectors.models import Connector
 from connectors.names import names
-from connectors.openai.streams import WIDTH_SECONDS, UsageStream, streams_for
+from connectors.openai.streams import WIDTH_SECONDS, UsageStream
 
 TOP = 10
 STACKED = 8  # series drawn in a stacked chart; the others are summed as "Other"
@@ -222,25 +217,6 @@ def top(
     return [{"key": r[column], "name": titles[r[column]], "value": r["total"] or 0} for r in found]
 
 
-def model_of(line_item: str) -> str:
-    """The model a cost line item is for ("gpt-4o-…, input" → "gpt-4o-…")."""
-    for separator in (", ", " | "):
-        head = line_item.split(separator)[0]
-        if head and head != line_item:
-            return head
-    return line_item
-
-
-def top_models_by_cost(costs: QuerySet, limit: int = TOP) -> list[dict]:
-    """Line items summed in SQL, then folded by model: a handful of groups, not rows."""
-    grouped = costs.exclude(lineItem__isnull=True).order_by().values("lineItem")
-    sums: dict[str, Decimal] = defaultdict(Decimal)
-    for row in grouped.annotate(total=Sum("amountValue")):
-        sums[model_of(row["lineItem"])] += row["total"] or 0
-    ranked = sorted(sums.items(), key=lambda item: (-item[1], item[0]))[:limit]
-    return [{"key": name, "name": name, "value": value} for name, value in ranked]
-
-
 def labels(connector: Connector, column: str | None, keys: list) -> dict[Any, str]:
     """Display names: directory names for project, user and key ids, made unique."""
     if column not in NAMED:
@@ -299,7 +275,7 @@ def table_charts(
         if column in dims:
             items = top(connector, found.summed(column), column, metrics)
             title = f"Top {LABELS[column]}s by {label}"
-            charts.append(_chart(f"chart-top-{column}", title, "top", metrics, items=items))
+            charts.append(chart_spec(f"chart-top-{column}", title, "top", metrics, items=items))
     return result | {"charts": charts, "width": found.width, "others": found.others}
 
 
@@ -307,120 +283,10 @@ def _over_time_chart(connector, found: Buckets, chart_id: str, label: str, metri
     title = f"{label[0].upper()}{label[1:]} per {found.grain}"
     title += f" by {LABELS.get(by, by)}" if by else ""
     data = over_time(connector, found, metrics, by)
-    return _chart(chart_id, title, "stack", metrics, **data)
+    return chart_spec(chart_id, title, "stack", metrics, **data)
 
 
-def _chart(chart_id: str, title: str, kind: str, metrics: tuple[str, ...], **data) -> dict:
+def chart_spec(chart_id: str, title: str, kind: str, metrics: tuple[str, ...], **data) -> dict:
+    """One chart as its template draws it: id, title, kind (stack or top), unit, data."""
     unit = "$" if metrics == ("amountValue",) else ""
     return {"id": chart_id, "title": title, "kind": kind, "unit": unit, **data}
-
-
-# --- the connector overview -----------------------------------------------------------
-
-
-def month_spend(costs: QuerySet, month: date, today: date) -> dict[str, Any]:
-    """Spend in `month` and in the month before (UTC days), in one query. `to_date` sums
-    the month before over as many days as `month` has had, for a like-for-like change."""
-    start = month.replace(day=1)
-    previous = (start - timedelta(days=1)).replace(day=1)
-    end = (start + timedelta(days=32)).replace(day=1)
-    elapsed = min(today + timedelta(days=1), end) - start
-    cut = min(previous + max(elapsed, timedelta()), start)
-    window = costs.filter(start_time__gte=midnight(previous), start_time__lt=midnight(end))
-    sums = window.aggregate(
-        this=Sum("amountValue", filter=Q(start_time__gte=midnight(start))),
-        last=Sum("amountValue", filter=Q(start_time__lt=midnight(start))),
-        to_date=Sum("amountValue", filter=Q(start_time__lt=midnight(cut))),
-    )
-    sums = {k: v or Decimal(0) for k, v in sums.items()}
-    sums["change"] = (
-        (sums["this"] - sums["to_date"]) / sums["to_date"] * 100 if sums["to_date"] else None
-    )
-    partial = start <= today < end
-    through = cut - timedelta(days=1)  # the last day `to_date` includes
-    return sums | {"month": start, "previous": previous, "partial": partial, "through": through}
-
-
-def overview(connector: Connector, month: date, today: date) -> dict[str, Any]:
-    """Spend this month against last, the 30-day trend up to the month's end (or today),
-    the top projects and models by cost and by tokens, and every task's health."""
-    costs = USAGE_TABLES["costs"].objects.filter(connector=connector)
-    spend = month_spend(costs, month, today)
-    end = min(today + timedelta(days=1), (spend["month"] + timedelta(days=32)).replace(day=1))
-    since = midnight(end - timedelta(days=30))
-    recent_costs = costs.filter(start_time__gte=since, start_time__lt=midnight(end))
-    completions = datatables.stream_for_table("completions")
-    recent = datatables.TableQuery(completions, "custom", since, midnight(end))
-    tokens = datatables.filtered(connector, recent)
-    charts = []
-    daily = buckets(recent_costs)
-    if daily is not None:
-        cost = ("amountValue",)
-        trend = over_time(connector, daily, cost, None)
-        trend["series"][0]["name"] = "cost"
-        charts.append(_chart("chart-trend", "Cost per day", "stack", cost, **trend))
-        by_project = top(connector, daily.rows, "projectId", cost)
-        charts.append(
-            _chart("chart-cost-projects", "Top projects by cost", "top", cost, items=by_project)
-        )
-        by_model = top_models_by_cost(daily.rows)
-        charts.append(
-            _chart("chart-cost-models", "Top models by cost", "top", cost, items=by_model)
-        )
-    used = buckets(tokens, partial(datatables.summed, connector, recent))
-    if used is not None:
-        both = ("inputTokens", "outputTokens")
-        for column in ("projectId", "model"):
-            items = top(connector, used.summed(column), column, both)
-            title = f"Top {LABELS[column]}s by tokens"
-            charts.append(_chart(f"chart-tokens-{column}", title, "top", both, items=items))
-    window = {"start": since, "end": midnight(end) - timedelta(days=1)}
-    health = task_health(connector)
-    failing = [h for h in health if h["failing"]]
-    return {"spend": spend, "charts": charts, "window": window, "tasks": health, "failing": failing}
-
-
-def task_health(connector: Connector) -> list[dict[str, Any]]:
-    """Per task: its last successful run, its last finished run (and error), and how new
-    its newest collected bucket is and whether that bucket is still provisional."""
-    finished = TaskRun.objects.filter(task=OuterRef("pk")).exclude(status__in=ACTIVE)
-    finished = finished.order_by("-queued_at", "-id")
-    tasks = connector.tasks.annotate(
-        last_success=Max("runs__finished_at", filter=Q(runs__status=RunStatus.SUCCEEDED)),
-        last_status=Subquery(finished.values("status")[:1]),
-        last_error=Subquery(finished.values("error")[:1]),
-        last_finished=Subquery(finished.values("finished_at")[:1]),
-    )
-    health = []
-    for task in tasks.order_by("id"):
-        newest = [_newest(task, s) for s in streams_for(task.query_type)]
-        newest = [n for n in newest if n is not None]
-        health.append(
-            {
-                "task": task,
-                "newest": max((n["end_time"] for n in newest), default=None),
-                "provisional": [n["table"] for n in newest if n["provisional"]],
-                "failing": task.last_status == RunStatus.FAILED,
-            }
-        )
-    return health
-
-
-def _newest(task, stream) -> dict | None:
-    """The task's newest bucket in one table. One LIMIT 1 per bucket width, each read
-    backwards from the natural-key index (task, bucketWidth, startTime), so a task with
-    no rows in a large table costs nothing."""
-    if not isinstance(stream, UsageStream):
-        return None
-    table = USAGE_TABLES[stream.type].objects
-    newest = [
-        table.filter(task=task, bucket_width=width)
-        .order_by("-start_time")
-        .values("end_time", "provisional")
-        .first()
-        for width in stream.bucket_widths
-    ]
-    newest = [row for row in newest if row is not None]
-    if not newest:
-        return None
-    return max(newest, key=lambda row: row["end_time"]) | {"table": stream.table}

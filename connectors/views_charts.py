@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from connectors import charts, datatables
+from connectors import charts, datatables, overview
 from connectors.access import connector_for
 from connectors.views_tables import stream_or_404
 
@@ -40,7 +40,7 @@ def connector_overview(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "connector": connector,
         "problems": problems,
-        **charts.overview(connector, month, today),
+        **overview.overview(connector, month, today),
     }
     return render(request, "connectors/connector_overview.html", context)
 

@@ -14,7 +14,7 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.html import escape
 
-from connectors import charts
+from connectors import charts, overview
 from connectors.models import USAGE_TABLES
 from connectors.openai.emulator import DEMO_NO_USAGE_KEY
 from connectors.openai.streams import STREAMS
@@ -297,7 +297,7 @@ def test_it_draws_the_30_day_trend_and_tops_from_the_ground_truth(
     by_line = per_bucket(emulator, "costs", start, NOVEMBER, "line_item", amount)
     models = defaultdict(int)
     for (_, item), value in by_line.items():
-        models[charts.model_of(item)] += value
+        models[overview.model_of(item)] += value
     expected = sorted(models.items(), key=lambda m: (-m[1], m[0]))[: charts.TOP]
     assert [(i["key"], i["value"]) for i in specs["chart-cost-models"]["items"]] == expected
 
