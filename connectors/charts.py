@@ -148,9 +148,9 @@ def over_time(
     if by:
         values: dict[Any, list] = defaultdict(lambda: [0] * length)
         for slot, key, n_provisional, value in rows:
-            i = at[slot]
+            i, cells = at[slot], values[key]  # a key with only zero sums still has a series
             if value:
-                values[key][i] += value
+                cells[i] += value
             if n_provisional:
                 provisional[i] = True
         series = _stacked(connector, by, values)

@@ -14,16 +14,16 @@ as `true`/`false`, empty dimensions as empty fields, lines ending in `\\n`.
 from __future__ import annotations
 
 import csv
-import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet
 
 from connectors import datatables
-from connectors.models import ApiKeyEntry, Connector, ProjectEntry, UserEntry
+from connectors.models import Connector
 from connectors.names import names_of
 from connectors.openai.streams import UsageStream
 from connectors.table_rows import plain
@@ -56,10 +56,17 @@ def by_copy(stream: UsageStream) -> bool:
     return connection.vendor == "postgresql" and not floats
 
 
+class _Echo:
+    def write(self, text: str) -> str:
+        return text
+
+
 def _csv(lines: list[list]) -> str:
-    text = io.StringIO()
-    csv.writer(text, lineterminator="\n").writerows(lines)
-    return text.getvalue()
+    """CSV lines ending in "\n". The csv module quotes a field holding CR or LF only
+    when both are in its own line end, so it writes "\r\n" lines (quoting as Postgres
+    quotes) and each line's end is swapped."""
+    writer = csv.writer(_Echo(), lineterminator="\r\n")
+    return "".join(writer.writerow(line)[:-2] + "\n" for line in lines)
 
 
 def _order(rows: QuerySet, query) -> list[str]:
@@ -79,7 +86,10 @@ def _columns(rows: QuerySet, stream: UsageStream) -> list[str]:
 
 def copied(connector: Connector, query, rows: QuerySet) -> Iterator[bytes]:
     """The rows as Postgres writes them in CSV, gathered into pieces of about SEND bytes."""
-    sql, params = _copy_sql(connector, query, rows)
+    try:
+        sql, params = _copy_sql(connector, query, rows)
+    except EmptyResultSet:  # the filters can match nothing (a search without matches)
+        return
     pending = bytearray()
     with (
         connection.wrap_database_errors,
@@ -134,12 +144,7 @@ def _cell(value: str, kind: str) -> str:
 
 def labels_of(connector: Connector, columns: list[str]) -> dict[str, dict[str, str]]:
     """{column: {id: label}} of the connector's whole directory, for the named columns."""
-    entries = {"projectId": ProjectEntry, "userId": UserEntry, "apiKeyId": ApiKeyEntry}
-    wanted = {
-        c: set(entries[c].objects.filter(connector=connector).values_list("openai_id", flat=True))
-        for c in columns
-    }
-    found = names_of(connector, wanted)
+    found = names_of(connector, dict.fromkeys(columns))
     return {c: {pk: name.label for pk, name in found[c].items()} for c in columns}
 
 

@@ -30,17 +30,23 @@ def names(connector: Connector, rows: list) -> dict[str, dict[str, Name]]:
     return names_of(connector, wanted)
 
 
-def names_of(connector: Connector, wanted: dict[str, set[str]]) -> dict[str, dict[str, Name]]:
-    """Names for the ids of each named column ({"projectId": {...}, ...})."""
-    return {
-        "projectId": _project_names(connector, wanted.get("projectId", set())),
-        "userId": _user_names(connector, wanted.get("userId", set())),
-        "apiKeyId": _key_names(connector, wanted.get("apiKeyId", set())),
-    }
+def names_of(
+    connector: Connector, wanted: dict[str, set[str] | None]
+) -> dict[str, dict[str, Name]]:
+    """Names for the ids of each named column ({"projectId": {...}, ...}); None for a
+    column's ids means its whole directory. Where an id is listed twice (a key under two
+    projects), the entry read last wins: the newest."""
+    readers = {"projectId": _project_names, "userId": _user_names, "apiKeyId": _key_names}
+    return {c: read(connector, wanted.get(c, set())) for c, read in readers.items()}
+
+
+def _entries(model, connector: Connector, ids: set[str] | None):
+    entries = model.objects.filter(connector=connector).order_by("row_id")
+    return entries if ids is None else entries.filter(openai_id__in=ids)
 
 
 def _project_names(connector, ids) -> dict[str, Name]:
-    entries = ProjectEntry.objects.filter(connector=connector, openai_id__in=ids)
+    entries = _entries(ProjectEntry, connector, ids)
     return {
         pk: Name(name or pk, "archived" if archived else ("removed" if removed else ""))
         for pk, name, archived, removed in entries.values_list(
@@ -50,7 +56,7 @@ def _project_names(connector, ids) -> dict[str, Name]:
 
 
 def _user_names(connector, ids) -> dict[str, Name]:
-    entries = UserEntry.objects.filter(connector=connector, openai_id__in=ids)
+    entries = _entries(UserEntry, connector, ids)
     return {
         pk: Name(name or email or pk, "removed" if removed else "")
         for pk, name, email, removed in entries.values_list(
@@ -60,7 +66,7 @@ def _user_names(connector, ids) -> dict[str, Name]:
 
 
 def _key_names(connector, ids) -> dict[str, Name]:
-    entries = ApiKeyEntry.objects.filter(connector=connector, openai_id__in=ids)
+    entries = _entries(ApiKeyEntry, connector, ids)
     return {
         pk: Name(name or pk, "deleted" if removed else "")
         for pk, name, removed in entries.values_list("openai_id", "name", "removed_at")

@@ -83,5 +83,14 @@ def plain(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
+        return _digits(value)
     return str(value)
+
+
+def _digits(value: Decimal) -> str:
+    """A decimal's exact digits without exponent or trailing zeros (`normalize` would
+    round it to 28 significant digits; a column holds up to 38)."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from django.db import transaction
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.html import escape
@@ -380,3 +381,29 @@ def test_it_keeps_charts_and_totals_equal_to_the_ground_truth_through_revisions(
     html = staff_client.get(table, {"preset": "all", "task": task.pk}).content.decode()
     total = sum(v["inputTokens"] for v in truth_rows(emulator, task, "completions").values())
     assert f'<td class="num">{total}</td>' in html
+
+
+def test_it_keeps_a_series_for_a_model_whose_sums_are_zero(viewer_client, completions_task):
+    from connectors.openai import rollup
+
+    rows = USAGE_TABLES["completions"].objects.filter(task=completions_task)
+    idle = rows.values_list("model", flat=True).order_by("model").first()
+    rows.filter(model=idle).update(inputTokens=0, outputTokens=0)
+    with transaction.atomic():
+        rollup.refresh_days(
+            STREAMS["completions"],
+            completions_task.pk,
+            "1d",
+            datetime_of(OCTOBER),
+            datetime_of(NOVEMBER),
+        )
+    spec = chart_data(viewer_client, completions_task, "completions")["chart-main"]
+    models = set(rows.values_list("model", flat=True))
+    shown = {s["key"] for s in spec["series"] if s["key"] is not None}
+    other = next((s["name"] for s in spec["series"] if s["key"] is None), "Other (0)")
+    assert len(shown) + int(other.split("(")[1].rstrip(")")) == len(models)
+    assert idle in shown or len(shown) == charts.STACKED
+
+
+def datetime_of(timestamp: int) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)

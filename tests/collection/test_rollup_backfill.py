@@ -1,4 +1,4 @@
-"""Migration 0008 gives existing rollup rows the newest `lastFetchedAt` of the rows they
+"""Migration 0009 gives existing rollup rows the newest `lastFetchedAt` of the rows they
 sum: what collecting would have written, on Postgres (SQL) and elsewhere (the ORM)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.db.models.functions import TruncDate
 from connectors.models import DAILY_BY_TABLES, DAILY_TABLES, USAGE_TABLES
 from tests.collection.conftest import run_now
 
-backfill = importlib.import_module("connectors.migrations.0008_rollup_last_fetched")
+backfill = importlib.import_module("connectors.migrations.0009_fill_rollup_last_fetched")
 
 
 def newest_per_group(task, by: str) -> dict:

@@ -385,3 +385,44 @@ def test_postgres_writes_the_same_csv_as_python(make_task, stream_type, paramete
     assert by_copy.count("\n") == rows.count() > 50
     assert shown in by_copy  # the case holds what it is there for
     assert by_copy == by_python
+
+
+def test_it_exports_only_the_header_and_zero_totals_when_nothing_matches(staff_client, collected):
+    base = reverse("connectors:table-export", args=[collected.connector_id, "completions"])
+    response = staff_client.get(f"{base}?preset=all&q=no-such-thing-anywhere")
+    header, *rows, total = csv.reader(io.StringIO(b"".join(response.streaming_content).decode()))
+    assert rows == [] and header[0] == "startTime"
+    assert total[0] == "totals" and total[header.index("inputTokens")] == ""
+
+
+def test_postgres_and_python_quote_awkward_names_alike(collected, emulator):
+    from django.db import connection
+    from django.http import QueryDict
+    from django.utils import timezone
+
+    from connectors import datatables, export
+    from connectors.models import ProjectEntry
+
+    if connection.vendor != "postgresql":
+        pytest.skip("COPY … TO STDOUT is Postgres's")
+    projects = [p["id"] for p in emulator.directory_truth()["projects"]]
+    awkward = {projects[0]: "Acme\rCo", projects[1]: 'Big, "Co"\r\ntwo'}  # a CR alone, …
+    for project, name in awkward.items():
+        entry = ProjectEntry.objects.filter(connector=collected.connector, openai_id=project)
+        entry.update(name=name, archived_at=None)
+    stream = STREAMS["completions"]
+    named_at = len(stream.dimensions) + 3  # projectName follows the dimensions
+    for params in (
+        "preset=all",
+        f"preset=all&project={projects[0]}&sort=-outputTokens",
+        "preset=all&q=Acme",
+    ):
+        query = datatables.parse_query(stream, QueryDict(params), timezone.now().date())
+        rows = datatables.filtered(collected.connector, query)
+        by_copy = b"".join(export.copied(collected.connector, query, rows)).decode()
+        assert by_copy == "".join(export.written(collected.connector, query, rows)), params
+        lines = list(csv.reader(io.StringIO(by_copy, newline="")))
+        assert len(lines) == rows.count() > 0, params
+        assert {line[named_at] for line in lines if line[3] == projects[0]} == {"Acme\rCo"}
+        for line in lines:
+            assert line[named_at] == awkward.get(line[3], line[named_at]), params
