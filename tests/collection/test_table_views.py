@@ -426,3 +426,30 @@ def test_postgres_and_python_quote_awkward_names_alike(collected, emulator):
         assert {line[named_at] for line in lines if line[3] == projects[0]} == {"Acme\rCo"}
         for line in lines:
             assert line[named_at] == awkward.get(line[3], line[named_at]), params
+
+
+def test_it_spans_the_tables_range_over_every_task_and_bucket_width(staff_client, make_task):
+    daily = make_task(
+        "completions",
+        StartTime="2026-10-01",
+        EndTime="2026-10-10",
+        BucketWidth="1d",
+        GroupBy=["model"],
+    )
+    hourly = make_task(
+        "completions",
+        StartTime="2026-10-05",
+        EndTime="2026-10-12T06:00:00Z",
+        BucketWidth="1h",
+        GroupBy=["model"],
+    )
+    assert run_now(daily).status == run_now(hourly).status == "succeeded"
+    rows = USAGE_TABLES["completions"].objects.filter(task__in=[daily, hourly])
+    first = rows.order_by("start_time").first().start_time
+    last = rows.order_by("-end_time").first().end_time
+    assert last == datetime(2026, 10, 12, 6, tzinfo=UTC)  # the hourly task's last bucket
+    page = staff_client.get(reverse("connectors:table-list", args=[daily.connector_id]))
+    row = page.content.decode().split('tables/completions/">completions</a>')[1].split("</tr>")[0]
+    assert f'<td class="num">{rows.count():,}</td>' in row
+    assert f"{first:%Y-%m-%d %H:%M} → {last:%Y-%m-%d %H:%M}" in row
+    assert daily.display_name in row and hourly.display_name in row
