@@ -36,6 +36,7 @@ from connectors.datatables import midnight
 from connectors.models import Connector
 from connectors.names import names
 from connectors.openai.streams import WIDTH_SECONDS, UsageStream
+from connectors.sums import Total
 
 TOP = 10
 STACKED = 8  # series drawn in a stacked chart; the others are summed as "Other"
@@ -129,7 +130,7 @@ def over_time(
     "Other"), or one series per metric when `by` is None. `provisional` flags the slots
     holding a bucket OpenAI may still revise."""
     # Stacked by a column: one sum of the metrics per group, added in SQL.
-    sums = {"m0": _total(metrics)} if by else {f"m{i}": Sum(m) for i, m in enumerate(metrics)}
+    sums = {"m0": _total(metrics)} if by else {f"m{i}": Total(m) for i, m in enumerate(metrics)}
     if _integers(found.rows.model, metrics):
         sums = {name: _bigint(total) for name, total in sums.items()}
     keys = ("slot", by) if by else ("slot",)
@@ -199,11 +200,11 @@ def _bigint(total: Sum) -> Cast:
 
 def _total(metrics: tuple[str, ...]):
     if len(metrics) == 1:
-        return Sum(metrics[0])
+        return Total(metrics[0])
     expression = Coalesce(F(metrics[0]), Value(0))
     for metric in metrics[1:]:
         expression = expression + Coalesce(F(metric), Value(0))
-    return Sum(expression)
+    return Total(expression)
 
 
 def top(

@@ -28,6 +28,7 @@ from connectors.models import (
 )
 from connectors.models.tables import NUMERIC, by_dimensions
 from connectors.openai.streams import STREAMS, UsageStream
+from connectors.sums import Total
 
 PAGE_SIZE = 50
 PRESETS = {
@@ -385,6 +386,6 @@ def totals(connector: Connector, query: TableQuery) -> dict[str, Any]:
     rows = rollup if rollup is not None else filtered(connector, query)
     numeric = [f.column for f in query.stream.metrics if f.type in NUMERIC]
     count = Sum("row_count") if rollup is not None else Count("id")
-    sums = rows.aggregate(rows=count, **{c: Sum(_field_name(rows.model, c)) for c in numeric})
+    sums = rows.aggregate(rows=count, **{c: Total(_field_name(rows.model, c)) for c in numeric})
     sums["rows"] = sums["rows"] or 0
     return sums

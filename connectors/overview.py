@@ -9,7 +9,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from django.db.models import Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
 
 from connectors import datatables
 from connectors.charts import LABELS, TOP, buckets, chart_spec, over_time, top
@@ -17,6 +17,7 @@ from connectors.datatables import midnight
 from connectors.models import USAGE_TABLES, Connector, RunStatus, TaskRun
 from connectors.models.runs import ACTIVE
 from connectors.openai.streams import UsageStream, streams_for
+from connectors.sums import Total
 
 
 def model_of(line_item: str) -> str:
@@ -32,7 +33,7 @@ def top_models_by_cost(costs: QuerySet, limit: int = TOP) -> list[dict]:
     """Line items summed in SQL, then folded by model: a handful of groups, not rows."""
     grouped = costs.exclude(lineItem__isnull=True).order_by().values("lineItem")
     sums: dict[str, Decimal] = defaultdict(Decimal)
-    for row in grouped.annotate(total=Sum("amountValue")):
+    for row in grouped.annotate(total=Total("amountValue")):
         sums[model_of(row["lineItem"])] += row["total"] or 0
     ranked = sorted(sums.items(), key=lambda item: (-item[1], item[0]))[:limit]
     return [{"key": name, "name": name, "value": value} for name, value in ranked]
@@ -48,9 +49,9 @@ def month_spend(costs: QuerySet, month: date, today: date) -> dict[str, Any]:
     cut = min(previous + max(elapsed, timedelta()), start)
     window = costs.filter(start_time__gte=midnight(previous), start_time__lt=midnight(end))
     sums = window.aggregate(
-        this=Sum("amountValue", filter=Q(start_time__gte=midnight(start))),
-        last=Sum("amountValue", filter=Q(start_time__lt=midnight(start))),
-        to_date=Sum("amountValue", filter=Q(start_time__lt=midnight(cut))),
+        this=Total("amountValue", filter=Q(start_time__gte=midnight(start))),
+        last=Total("amountValue", filter=Q(start_time__lt=midnight(start))),
+        to_date=Total("amountValue", filter=Q(start_time__lt=midnight(cut))),
     )
     sums = {k: v or Decimal(0) for k, v in sums.items()}
     sums["change"] = (
