@@ -1,8 +1,10 @@
-"""What every benchmark does first: point Django at its own database and create it."""
+"""What every benchmark does first (point Django at its own database and create it), and
+how a benchmark reads its own process's memory."""
 
 from __future__ import annotations
 
 import os
+import resource
 from urllib.parse import urlsplit
 
 
@@ -26,3 +28,19 @@ def create_database(database_url: str) -> None:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def peak_rss_kb() -> int:
+    """This process's own resident high-water mark (VmHWM). Not ru_maxrss: Linux carries
+    that over from the parent through fork and exec, so it would start at the size of
+    the bench process."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def current_rss_kb() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() // 1024

@@ -37,7 +37,6 @@ import functools
 import json
 import os
 import pstats
-import resource
 import socket
 import subprocess
 import sys
@@ -53,7 +52,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._setup import configure, create_database  # noqa: E402
+from bench._setup import configure, create_database, current_rss_kb, peak_rss_kb  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/datahub_bench"
 SEED = 42
@@ -299,26 +298,10 @@ def _sample_rss(samples: list[int]) -> None:
 
     def sampled(*args, **kwargs):
         counts = write_rows(*args, **kwargs)
-        samples.append(_current_rss_kb())
+        samples.append(current_rss_kb())
         return counts
 
     runs.write_rows = sampled
-
-
-def _peak_rss_kb() -> int:
-    """This process's own resident high-water mark (VmHWM). Not ru_maxrss: Linux carries
-    that over from the parent through fork and exec, so it would start at the size of
-    the bench process."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
-def _current_rss_kb() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * resource.getpagesize() // 1024
 
 
 def _worker(run_id: int, profile: bool) -> None:
@@ -337,7 +320,7 @@ def _worker(run_id: int, profile: bool) -> None:
     connection.ensure_connection()
     backend = connection.connection.info.backend_pid
     cpu_before = (_cpu_seconds(os.getpid()), _cpu_seconds(backend))
-    before = _peak_rss_kb()
+    before = peak_rss_kb()
     profiler = cProfile.Profile() if profile else None
     began = time.perf_counter()
     if profiler:
@@ -346,7 +329,7 @@ def _worker(run_id: int, profile: bool) -> None:
         runs.run_execute(run_id)
     seconds = time.perf_counter() - began
     cpu_worker, cpu_postgres = (_cpu_seconds(os.getpid()), _cpu_seconds(backend))
-    peak = _peak_rss_kb()
+    peak = peak_rss_kb()
     if profiler:
         _print_profile(profiler)
     run = TaskRun.objects.get(pk=run_id)

@@ -33,21 +33,12 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._setup import configure, create_database  # noqa: E402
+from bench._setup import configure, create_database, current_rss_kb, peak_rss_kb  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/datahub_bench_views"
 DEFAULT_ROWS = 10_000_000
 DAYS = (1, 7, 30, 90)
 MEMORY_TARGET = 1.1  # the largest export's peak over the smallest's
-
-
-def _vm(field: str) -> int:
-    """A figure of /proc/self/status in kB (VmHWM: peak resident, VmRSS: resident now)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1])
-    raise RuntimeError(f"/proc/self/status has no {field}")
 
 
 def _reset_peak() -> None:
@@ -81,12 +72,12 @@ def _child(days: int) -> None:
     warm = {"preset": "custom", "start": str(today), "end": str(today)}
     _drain(client.get(url, warm))  # imports, templates, the connection, a first chunk
     _reset_peak()
-    before = _vm("VmRSS")
+    before = current_rss_kb()
     began = time.perf_counter()
     lines, size = _drain(client.get(url, _export_params(days, today)))
     seconds = time.perf_counter() - began
     figures = {"lines": lines, "bytes": size, "seconds": seconds}
-    print(json.dumps(figures | {"before_kb": before, "peak_kb": _vm("VmHWM")}))
+    print(json.dumps(figures | {"before_kb": before, "peak_kb": peak_rss_kb()}))
 
 
 def _drain(response) -> tuple[int, int]:

@@ -15,7 +15,6 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 
 from django.db.models import (
@@ -34,7 +33,7 @@ from django.db.models.functions import Cast, Coalesce, Trunc
 
 from connectors.datatables import midnight
 from connectors.models import Connector
-from connectors.names import names
+from connectors.names import names_of
 from connectors.openai.streams import WIDTH_SECONDS, UsageStream
 from connectors.sums import Total
 
@@ -222,8 +221,7 @@ def labels(connector: Connector, column: str | None, keys: list) -> dict[Any, st
     """Display names: directory names for project, user and key ids, made unique."""
     if column not in NAMED:
         return {k: NONE_LABEL if k is None else str(k) for k in keys}
-    probes = [SimpleNamespace(**{column: k}) for k in keys if k]
-    known = names(connector, probes)[column]
+    known = names_of(connector, {column: {k for k in keys if k}})[column]
     result, seen = {}, set()
     for key in keys:
         name = known.get(key)

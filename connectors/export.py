@@ -38,7 +38,7 @@ def csv_lines(connector: Connector, query, rows: QuerySet) -> Iterator[str | byt
     stream = query.stream
     dims = [f.column for f in stream.dimensions]
     metrics = [f.column for f in stream.metrics]
-    named = [c for c in NAMED if c in dims]
+    named = _named(stream)
     header = ["startTime", "endTime", "bucketWidth", *dims, *[c[:-2] + "Name" for c in named]]
     yield _csv([[*header, *metrics, "object", "provisional"]])
     if by_copy(stream):
@@ -48,6 +48,12 @@ def csv_lines(connector: Connector, query, rows: QuerySet) -> Iterator[str | byt
     sums = datatables.totals(connector, query)
     blanks = [""] * (len(header) - 1)
     yield _csv([["totals", *blanks, *[plain(sums.get(c)) for c in metrics], "", ""]])
+
+
+def _named(stream: UsageStream) -> list[str]:
+    """The stream's dimensions that have names in the directory, in the CSV's order."""
+    dims = {f.column for f in stream.dimensions}
+    return [c for c in NAMED if c in dims]
 
 
 def by_copy(stream: UsageStream) -> bool:
@@ -117,7 +123,7 @@ def _copy_sql(connector: Connector, query, rows: QuerySet) -> tuple[str, list]:
     cells = [f"to_char({at(c)} AT TIME ZONE 'UTC', {utc})" for c in ("startTime", "endTime")]
     cells.append(at("bucketWidth"))
     cells += [_cell(at(f.column), f.type) for f in stream.dimensions]
-    named = [c for c in NAMED if c in {f.column for f in stream.dimensions}]
+    named = _named(stream)
     cells += [f"(%s::jsonb -> '{c}' ->> {at(c)})" for c in named]
     cells += [_cell(at(f.column), f.type) for f in stream.metrics]
     cells += [at("object"), f"{at('provisional')}::text"]
@@ -143,7 +149,8 @@ def _cell(value: str, kind: str) -> str:
 
 
 def labels_of(connector: Connector, columns: list[str]) -> dict[str, dict[str, str]]:
-    """{column: {id: label}} of the connector's whole directory, for the named columns."""
+    """{column: {id: label}} of the connector's whole directory, for the named columns:
+    read once per export, by both ways of writing it."""
     found = names_of(connector, dict.fromkeys(columns))
     return {c: {pk: name.label for pk, name in found[c].items()} for c in columns}
 
@@ -155,17 +162,19 @@ def written(connector: Connector, query, rows: QuerySet) -> Iterator[str]:
     """The rows read as tuples a chunk at a time, each chunk written as one piece."""
     stream = query.stream
     dims = [f.column for f in stream.dimensions]
-    labels = _Labels(connector, dims, [c for c in NAMED if c in dims])
+    named = _named(stream)
+    labels = labels_of(connector, named)
+    at = [(labels[c], 3 + dims.index(c)) for c in named]  # each label's id in a row tuple
     shown = _shown(stream)
     found = rows.order_by(*_order(rows, query)).values_list(*_columns(rows, stream))
     chunk: list[tuple] = []
     for row in found.iterator(chunk_size=CHUNK):
         chunk.append(row)
         if len(chunk) == CHUNK:
-            yield _chunk(chunk, len(dims), labels, shown)
+            yield _chunk(chunk, len(dims), at, shown)
             chunk = []
     if chunk:
-        yield _chunk(chunk, len(dims), labels, shown)
+        yield _chunk(chunk, len(dims), at, shown)
 
 
 def _shown(stream: UsageStream) -> list[tuple[int, object]]:
@@ -178,10 +187,9 @@ def _shown(stream: UsageStream) -> list[tuple[int, object]]:
     return [*shown, (provisional, plain)]
 
 
-def _chunk(chunk: list[tuple], dim_count: int, labels: _Labels, shown) -> str:
+def _chunk(chunk: list[tuple], dim_count: int, at: list[tuple[dict, int]], shown) -> str:
     """Row tuples (times, width, dimensions, metrics, object, provisional) as CSV lines,
     with the directory's names after the dimensions."""
-    labels.learn(chunk)
     split = 3 + dim_count
     times: dict[datetime, str] = {}  # a bucket's rows share their start and end
     lines = []
@@ -190,32 +198,10 @@ def _chunk(chunk: list[tuple], dim_count: int, labels: _Labels, shown) -> str:
         for position, write in shown:
             values[position] = write(values[position])
         start, end = (times.get(t) or times.setdefault(t, _iso(t)) for t in row[:2])
-        lines.append([start, end, *values[2:split], *labels.of(row), *values[split:]])
+        labels = [known.get(row[i], "") for known, i in at]
+        lines.append([start, end, *values[2:split], *labels, *values[split:]])
     return _csv(lines)
 
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
-
-
-class _Labels:
-    """Directory names of the exported rows' ids, read once per id for the whole export."""
-
-    def __init__(self, connector: Connector, dims: list[str], named: list[str]) -> None:
-        self.connector = connector
-        self.at = {c: 3 + dims.index(c) for c in named}
-        self.known: dict[str, dict[str, str]] = {c: {} for c in named}
-
-    def learn(self, chunk: list[tuple]) -> None:
-        new = {c: {r[i] for r in chunk if r[i]} - self.known[c].keys() for c, i in self.at.items()}
-        if any(new.values()):
-            found = names_of(self.connector, new)
-            for column, ids in new.items():
-                self.known[column] |= {pk: _label(found[column].get(pk)) for pk in ids}
-
-    def of(self, row: tuple) -> list[str]:
-        return [self.known[c].get(row[i], "") for c, i in self.at.items()]
-
-
-def _label(name) -> str:
-    return "" if name is None else name.label
