@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
 from django.db.models import (
     BigIntegerField,
     Count,
@@ -141,7 +143,7 @@ def over_time(
         slot = Trunc("start_time", found.grain, tzinfo=UTC)
         grouped = found.rows.order_by().annotate(slot=slot).values(*keys)
         grouped = grouped.annotate(n_provisional=Count("id", filter=Q(provisional=True)), **sums)
-    rows = list(grouped.order_by("slot").values_list(*keys, "n_provisional", *sums))
+    rows = fetched(grouped.order_by("slot"), [*keys, "n_provisional", *sums])
     at = {slot: i for i, slot in enumerate(dict.fromkeys(row[0] for row in rows))}
     length = len(at)
     provisional = [False] * length
@@ -165,7 +167,7 @@ def over_time(
             if n_provisional:
                 provisional[i] = True
         series = [{"key": m, "name": LABELS.get(m, m), "y": values[m]} for m in metrics]
-    slots = [s if isinstance(s, datetime) else midnight(s) for s in at]
+    slots = [_aware(s) if isinstance(s, datetime) else midnight(s) for s in at]
     return {
         "x": [s.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") for s in slots],
         "step": found.step,
@@ -173,6 +175,31 @@ def over_time(
         "provisional": provisional,
         "series": series,
     }
+
+
+def fetched(rows: QuerySet, names: list[str]) -> list[tuple]:
+    """`rows.values_list(*names)`, read on Postgres straight from the cursor. The driver
+    already gives int, Decimal, str, date and datetime; the ORM would pass every value
+    of every row through its converters again, which for the 11,000 grouped rows of a
+    year's series took as long as the query. Elsewhere (SQLite keeps dates as text,
+    decimals as floats), the ORM reads them."""
+    rows = rows.values_list(*names)
+    selected = list(rows.query.selected or ())  # the SQL's columns, in their order
+    postgres = rows.db == "default" and connection.vendor == "postgresql"
+    if not postgres or selected != names:
+        return list(rows)
+    try:
+        sql, params = rows.query.sql_with_params()
+    except EmptyResultSet:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _aware(slot: datetime) -> datetime:
+    """A time slot truncated in UTC: read from the cursor it carries no zone yet."""
+    return slot if slot.tzinfo else slot.replace(tzinfo=UTC)
 
 
 def _stacked(connector: Connector, by: str, values: dict[Any, list]) -> list[dict]:
@@ -211,10 +238,12 @@ def top(
 ) -> list[dict]:
     """The `limit` values of a dimension with the largest sums (grouped, then LIMIT)."""
     grouped = rows.exclude(**{f"{column}__isnull": True}).order_by().values(column)
-    grouped = grouped.annotate(total=_total(metrics))
-    found = list(grouped.order_by(F("total").desc(nulls_last=True), column)[:limit])
-    titles = labels(connector, column, [r[column] for r in found])
-    return [{"key": r[column], "name": titles[r[column]], "value": r["total"] or 0} for r in found]
+    total = _total(metrics)
+    grouped = grouped.annotate(total=_bigint(total) if _integers(rows.model, metrics) else total)
+    grouped = grouped.order_by(F("total").desc(nulls_last=True), column)[:limit]
+    found = fetched(grouped, [column, "total"])
+    titles = labels(connector, column, [key for key, _ in found])
+    return [{"key": key, "name": titles[key], "value": total or 0} for key, total in found]
 
 
 def labels(connector: Connector, column: str | None, keys: list) -> dict[Any, str]:

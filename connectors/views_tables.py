@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -15,7 +15,7 @@ from connectors.table_rows import plain
 
 def table_list(request: HttpRequest, pk: int) -> HttpResponse:
     connector = connector_for(request, pk)
-    tasks = list(connector.tasks.all())
+    tasks = list(connector.tasks.order_by("id"))
     tables = [selectors.table_summary(connector, s, tasks) for s in datatables.usage_streams()]
     context = {"connector": connector, "tables": tables}
     return render(request, "connectors/table_list.html", context)
@@ -37,8 +37,10 @@ def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
     totals = datatables.totals(connector, query)
     columns = _columns(stream)
     for column in columns:  # a header link sorts by it, the second click the other way
-        current = query.sort_column == column["column"] and not query.descending
-        column["sort_link"] = f"-{column['column']}" if current else column["column"]
+        name, sorted_here = column["column"], query.sort_column == column["column"]
+        sort = f"-{name}" if sorted_here and not query.descending else name
+        column["href"] = _link(request.GET, sort=sort, after=None, before=None)
+        column["arrow"] = ("↓" if query.descending else "↑") if sorted_here else ""
     context = {
         "connector": connector,
         "stream": stream,
@@ -55,13 +57,55 @@ def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
         "metric_totals": [plain(totals.get(f.column)) for f in stream.metrics],
         "columns": columns,
         "presets": datatables.PRESETS,
-        "tasks": connector.tasks.all(),
+        "filters": _filters(stream, request.GET),
+        "tasks": connector.tasks.order_by("id"),
         "params": request.GET,
+        "next_link": page.next_cursor and _link(request.GET, after=page.next_cursor, before=None),
+        "previous_link": page.previous_cursor
+        and _link(request.GET, before=page.previous_cursor, after=None),
     }
     template = "connectors/table_detail.html"
     if request.htmx and request.htmx.target == "table-data":
         template += "#table-data"
     return render(request, template, context)
+
+
+def _link(params: QueryDict, **changes: str | None) -> str:
+    """The page's own query string with `changes` (None removes a parameter), as
+    `{% querystring %}` writes it; made here, once per link, for the header's 20 columns."""
+    query = params.copy()
+    for key, value in changes.items():
+        if value is None:
+            query.pop(key, None)
+        else:
+            query[key] = value
+    return f"?{query.urlencode()}"
+
+
+# The text filters a table offers, in the order of its dimensions: column → URL
+# parameter, label, placeholder.
+TEXT_FILTERS = {
+    "projectId": ("project", "PROJECT", "proj_…"),
+    "userId": ("user", "USER", "user-…"),
+    "apiKeyId": ("api_key", "API KEY", "key_…"),
+    "model": ("model", "MODEL", ""),
+    "lineItem": ("line_item", "LINE ITEM", ""),
+    "serviceTier": ("service_tier", "SERVICE TIER", ""),
+}
+
+
+def _filters(stream: UsageStream, params: QueryDict) -> list[dict]:
+    """The filter inputs of the table's dimensions, in their order: text inputs with
+    their current values, and the batch choice."""
+    found = []
+    for f in stream.dimensions:
+        if f.column == "batch":
+            found.append({"name": "batch"})
+        elif f.column in TEXT_FILTERS:
+            name, label, placeholder = TEXT_FILTERS[f.column]
+            value = params.get(name, "")
+            found.append({"name": name, "label": label, "placeholder": placeholder, "value": value})
+    return found
 
 
 def _columns(stream: UsageStream) -> list[dict]:
