@@ -240,13 +240,17 @@ def _repeat(call: Callable[[], Any], repeat: int) -> list[float]:
 
 
 def _queries(call: Callable[[], Any]) -> list[str]:
-    """Every query `call` runs (captured from one call): the SQL behind it."""
+    """Every query `call` runs, captured from a call after a first one (which may save
+    a new session): the SQL behind it. Transaction control (BEGIN, COMMIT, which
+    Django lists too) is left out."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    call()
     with CaptureQueriesContext(connection) as captured:
         call()
-    return [q["sql"] for q in captured.captured_queries]
+    control = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+    return [q["sql"] for q in captured.captured_queries if not q["sql"].startswith(control)]
 
 
 def _run_bare(queries: list[str]) -> None:
@@ -255,7 +259,8 @@ def _run_bare(queries: list[str]) -> None:
     with connection.cursor() as cursor:
         for sql in queries:
             cursor.execute(sql)
-            cursor.fetchall()
+            if cursor.description is not None:
+                cursor.fetchall()
 
 
 def _measure(result: Result, call: Callable[[], Any], repeat: int) -> Result:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -407,3 +408,37 @@ def test_it_keeps_a_series_for_a_model_whose_sums_are_zero(viewer_client, comple
 
 def datetime_of(timestamp: int) -> datetime:
     return datetime.fromtimestamp(timestamp, UTC)
+
+
+@pytest.fixture
+def local_time_not_utc(monkeypatch):
+    """The process's own time zone set far from UTC, as on a server that keeps local
+    time: chart slots must not depend on it."""
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_it_charts_hourly_buckets_per_hour_in_utc_like_the_ground_truth(
+    viewer_client, make_task, emulator, local_time_not_utc
+):
+    start = datetime.fromtimestamp(EMULATOR_NOW, UTC) - timedelta(hours=10)
+    task = make_task(
+        "completions",
+        StartTime=start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        BucketWidth="1h",
+        GroupBy=["model"],
+    )
+    assert run_now(task).status == "succeeded"
+    model_at = [f.column for f in STREAMS["completions"].dimensions].index("model")
+    truth = defaultdict(int)
+    for (bucket_start, dims), values in truth_rows(emulator, task, "completions").items():
+        truth[(day(bucket_start), dims[model_at])] += values["inputTokens"] + values["outputTokens"]
+    spec = chart_data(viewer_client, task, "completions", task=task.pk)["chart-main"]
+    assert spec["grain"] == "hour"
+    shown = {s["key"] for s in spec["series"] if s["key"] is not None}
+    got = {k: v for k, v in stacked(spec).items() if k[1] is not None}
+    assert got == {k: v for k, v in truth.items() if k[1] in shown and v}
+    assert spec["x"] == sorted({x for x, _ in truth})

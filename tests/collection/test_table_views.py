@@ -94,6 +94,18 @@ def test_it_shows_names_with_the_raw_id_on_hover(staff_client, collected, emulat
     assert f'<td class="num">{expected["input_tokens"]}</td>' in html
 
 
+def test_it_reads_a_page_with_its_names_in_a_fixed_number_of_queries(
+    staff_client, collected, django_assert_max_num_queries
+):
+    """Session, user, connector, the page's rows, its totals, every name on it (projects,
+    users and keys together) and the task list: a page costs the same queries whatever
+    it shows."""
+    staff_client.get(url(collected))  # the first request keeps the user's time zone
+    with django_assert_max_num_queries(7):
+        html = staff_client.get(url(collected, sort="endTime")).content.decode()
+    assert html.count('<span title="proj_') == 50 and html.count('<span title="key_') == 50
+
+
 def test_it_marks_archived_projects_and_deleted_keys(staff_client, make_task, emulator):
     collected = make_task(
         "completions",
