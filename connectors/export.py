@@ -24,7 +24,7 @@ from django.db.models import QuerySet
 
 from connectors import datatables
 from connectors.models import Connector
-from connectors.names import names_of
+from connectors.names import Name, missing_state, names_of
 from connectors.openai.streams import UsageStream
 from connectors.table_rows import plain
 
@@ -124,7 +124,8 @@ def _copy_sql(connector: Connector, query, rows: QuerySet) -> tuple[str, list]:
     cells.append(at("bucketWidth"))
     cells += [_cell(at(f.column), f.type) for f in stream.dimensions]
     named = _named(stream)
-    cells += [f"(%s::jsonb -> '{c}' ->> {at(c)})" for c in named]
+    missing = {c: missing_state(connector, c) for c in named}
+    cells += [_label(at(c), c, missing[c]) for c in named]
     cells += [_cell(at(f.column), f.type) for f in stream.metrics]
     cells += [at("object"), f"{at('provisional')}::text"]
     labels = json.dumps(labels_of(connector, named))
@@ -135,6 +136,16 @@ def _copy_sql(connector: Connector, query, rows: QuerySet) -> tuple[str, list]:
         " TO STDOUT (FORMAT csv)"
     )  # the ORM's own SQL and the stream's quoted columns; every value is a parameter
     return sql, [*[labels] * len(named), *params]
+
+
+def _label(value: str, column: str, missing: str) -> str:
+    """The directory's label of an id (from the JSON parameter); for an id it does not
+    list, the id and `missing` in brackets where that column has a state for it (a
+    deleted key), as `names.Name.label` writes it, else nothing."""
+    label = f"(%s::jsonb -> '{column}' ->> {value})"
+    if not missing:
+        return label
+    return f"COALESCE({label}, NULLIF({value}, '') || ' ({missing})')"
 
 
 def _cell(value: str, kind: str) -> str:
@@ -164,7 +175,8 @@ def written(connector: Connector, query, rows: QuerySet) -> Iterator[str]:
     dims = [f.column for f in stream.dimensions]
     named = _named(stream)
     labels = labels_of(connector, named)
-    at = [(labels[c], 3 + dims.index(c)) for c in named]  # each label's id in a row tuple
+    # Each column's labels, its id's place in a row tuple, and the state of ids not listed.
+    at = [(labels[c], 3 + dims.index(c), missing_state(connector, c)) for c in named]
     shown = _shown(stream)
     found = rows.order_by(*_order(rows, query)).values_list(*_columns(rows, stream))
     chunk: list[tuple] = []
@@ -187,7 +199,7 @@ def _shown(stream: UsageStream) -> list[tuple[int, object]]:
     return [*shown, (provisional, plain)]
 
 
-def _chunk(chunk: list[tuple], dim_count: int, at: list[tuple[dict, int]], shown) -> str:
+def _chunk(chunk: list[tuple], dim_count: int, at: list[tuple[dict, int, str]], shown) -> str:
     """Row tuples (times, width, dimensions, metrics, object, provisional) as CSV lines,
     with the directory's names after the dimensions."""
     split = 3 + dim_count
@@ -198,9 +210,16 @@ def _chunk(chunk: list[tuple], dim_count: int, at: list[tuple[dict, int]], shown
         for position, write in shown:
             values[position] = write(values[position])
         start, end = (times.get(t) or times.setdefault(t, _iso(t)) for t in row[:2])
-        labels = [known.get(row[i], "") for known, i in at]
+        labels = [_known(known, row[i], missing) for known, i, missing in at]
         lines.append([start, end, *values[2:split], *labels, *values[split:]])
     return _csv(lines)
+
+
+def _known(labels: dict[str, str], value: str | None, missing: str) -> str:
+    found = labels.get(value) if value else None
+    if found is None:
+        return Name(value, missing).label if value and missing else ""
+    return found
 
 
 def _iso(moment: datetime) -> str:

@@ -21,6 +21,14 @@ class Name:
         return f"{self.text} ({self.state})" if self.state else self.text
 
 
+def missing_state(connector: Connector, column: str) -> str:
+    """The state of an id its directory does not list: every key of every project is
+    listed once the directory has been read, so a key that is not was deleted. Other
+    ids may simply not be listed (yet): they have no state."""
+    keys_listed = connector.directory_refreshed_at is not None
+    return "deleted" if keys_listed and column == "apiKeyId" else ""
+
+
 def names(connector: Connector, rows: list) -> dict[str, dict[str, Name]]:
     """Names for the ids on a page, from the connector's directory."""
     wanted: dict[str, set[str]] = {"projectId": set(), "userId": set(), "apiKeyId": set()}

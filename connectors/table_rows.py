@@ -25,15 +25,15 @@ PROVISIONAL = (
 
 
 def body(
-    stream: UsageStream, columns: list[dict], rows: Iterable, names: dict, keys_listed: bool
+    stream: UsageStream, columns: list[dict], rows: Iterable, names: dict, missing: dict[str, str]
 ) -> SafeString:
     """The `<tr>`s of `rows`, each on its own lines: times in the current time zone
     (UTC days for tables of daily buckets), names from `names` with the raw id on
-    hover, provisional rows marked. With `keys_listed` (the directory has been read), an
-    API key missing from it is shown as deleted."""
+    hover, provisional rows marked; an id missing from the directory gets the state
+    `missing` holds for its column ("deleted" for API keys, see `names.missing_state`)."""
     zone = UTC if stream.floor_to_day else timezone.get_current_timezone()
     shape = "%Y-%m-%d" if stream.floor_to_day else "%Y-%m-%d %H:%M"
-    cells = [_cell_writer(column, names, keys_listed) for column in columns[2:]]
+    cells = [_cell_writer(column, names, missing) for column in columns[2:]]
     lines = []
     for row in rows:
         start, end = _time(row.start_time, zone, shape), _time(row.end_time, zone, shape)
@@ -51,17 +51,15 @@ def _time(value: datetime, zone: tzinfo, shape: str) -> str:
     return value.astimezone(zone).strftime(shape)
 
 
-def _cell_writer(column: dict, names: dict, keys_listed: bool):
+def _cell_writer(column: dict, names: dict, missing: dict[str, str]):
     """A function writing one column's `<td>` for a row."""
     name = column["column"]
     if column["kind"] == "metric":
         return lambda row: f'<td class="num">{escape(plain(getattr(row, name)))}</td>'
     if column["kind"] != "name":
         return lambda row: f"<td>{escape(plain(getattr(row, name)))}</td>"
-    known = names.get(name, {})
-    # Every key of every project is listed: one that is not was deleted.
-    missing = "deleted" if keys_listed and name == "apiKeyId" else ""
-    return lambda row: _named_cell(getattr(row, name), known, missing)
+    known, state = names.get(name, {}), missing.get(name, "")
+    return lambda row: _named_cell(getattr(row, name), known, state)
 
 
 def _named_cell(value: str | None, known: dict, missing: str) -> str:

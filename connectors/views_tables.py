@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from connectors import datatables, export, selectors, table_rows
 from connectors.access import connector_for
-from connectors.names import names
+from connectors.names import missing_state, names
 from connectors.openai.streams import UsageStream
 from connectors.table_rows import plain
 
@@ -51,7 +51,7 @@ def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
             columns,
             page.rows,
             names(connector, page.rows),
-            keys_listed=connector.directory_refreshed_at is not None,
+            {c: missing_state(connector, c) for c in ("projectId", "userId", "apiKeyId")},
         ),
         "totals": totals,
         "metric_totals": [plain(totals.get(f.column)) for f in stream.metrics],

@@ -128,6 +128,11 @@ def test_it_marks_archived_projects_and_deleted_keys(staff_client, make_task, em
     assert deleted_id, "the emulator has usage from keys deleted since"
     html = staff_client.get(url(collected, api_key=deleted_id)).content.decode()
     assert '<span class="badge">deleted</span>' in html
+    export = reverse("connectors:table-export", args=[collected.connector_id, "completions"])
+    response = staff_client.get(export, {"preset": "all", "api_key": deleted_id})
+    lines = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    key_rows = [line for line in lines if line["apiKeyId"] == deleted_id]
+    assert key_rows and {line["apiKeyName"] for line in key_rows} == {f"{deleted_id} (deleted)"}
 
 
 def every_page(client, task, **params) -> list[str]:
@@ -376,6 +381,8 @@ def test_it_exports_every_row_equal_to_the_ground_truth_with_names(
             ",true,",
         ),
         ("costs", {"StartTime": "2026-09-01", "GroupBy": ["project_id", "line_item"]}, "", "."),
+        # keys deleted since they were used: named by their id, marked deleted
+        ("completions", {"StartTime": "2025-01-01", "GroupBy": ["api_key_id"]}, "", "(deleted)"),
     ],
 )
 def test_postgres_writes_the_same_csv_as_python(make_task, stream_type, parameters, sort, shown):
@@ -389,6 +396,7 @@ def test_postgres_writes_the_same_csv_as_python(make_task, stream_type, paramete
         pytest.skip("COPY … TO STDOUT is Postgres's")
     task = make_task(stream_type, EndTime="2026-10-04", **parameters)
     assert run_now(task).status == "succeeded"
+    task.connector.refresh_from_db()  # as a request reads it: its directory has been read
     params = QueryDict(f"preset=all&sort={sort}")
     query = datatables.parse_query(STREAMS[stream_type], params, timezone.now().date())
     rows = datatables.filtered(task.connector, query)
