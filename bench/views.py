@@ -19,7 +19,8 @@ logged-in staff user:
   and says so, while `connectors.charts` does not import.
 
 Each scenario runs 2 warm-ups, then 20 timed repetitions (fewer, but at least 5, when
-20 would take over 20 s: the `n` column); p50 and p95 are wall time in this process
+20 would take over 20 s: the `n` column), each one call of the view and one run of its
+bare SQL, in turn; p50 and p95 are wall time in this process
 (server time: no network, no browser; the test Client keeps its DB connection). Each is
 compared against its bare SQL: every query it runs (captured once with
 CaptureQueriesContext: for a page, the session, user and connector lookups, the page
@@ -224,18 +225,22 @@ def _percentile(values: list[float], pct: int) -> float:
     return ordered[max(0, -(-len(ordered) * pct // 100) - 1)]
 
 
-def _repeat(call: Callable[[], Any], repeat: int) -> list[float]:
-    """Warm up, then time `repeat` calls, fewer when they would overrun SCENARIO_BUDGET."""
+def _repeat(*calls: Callable[[], Any], repeat: int) -> list[list[float]]:
+    """Warm each call up, then time `repeat` rounds of them (fewer when they would
+    overrun SCENARIO_BUDGET), the calls taking turns within each round: a slow spell of
+    this machine then falls on a view and its bare SQL alike. One list of ms per call."""
     began = time.perf_counter()
     for _ in range(WARMUPS):
-        call()
+        for call in calls:
+            call()
     each = (time.perf_counter() - began) / WARMUPS
     repeat = max(MIN_REPEAT, min(repeat, int(SCENARIO_BUDGET / max(each, 1e-6))))
-    times = []
+    times: list[list[float]] = [[] for _ in calls]
     for _ in range(repeat):
-        began = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - began) * 1000)
+        for call, spent in zip(calls, times, strict=True):
+            began = time.perf_counter()
+            call()
+            spent.append((time.perf_counter() - began) * 1000)
     return times
 
 
@@ -265,8 +270,7 @@ def _run_bare(queries: list[str]) -> None:
 
 def _measure(result: Result, call: Callable[[], Any], repeat: int) -> Result:
     result.queries = _queries(call)
-    result.times = _repeat(call, repeat)
-    result.bare = _repeat(lambda: _run_bare(result.queries), repeat)
+    result.times, result.bare = _repeat(call, lambda: _run_bare(result.queries), repeat=repeat)
     return result
 
 
