@@ -597,7 +597,7 @@ def _print_targets(results: list[Result], floor: Result) -> None:
 
 
 def _explain(results: list[Result]) -> None:
-    """EXPLAIN (ANALYZE, BUFFERS) of each heavy query of each missed scenario."""
+    """EXPLAIN (ANALYZE, BUFFERS) of each query behind each missed scenario."""
     from django.db import connection
 
     for result in (r for r in results if r.times and not (r.fast and r.lean)):

@@ -88,12 +88,14 @@ def test_it_resumes_a_run_after_its_worker_is_killed(start_worker, make_task, em
     wait_for(run, lambda r: r.pages >= 3)
     os.killpg(worker.pid, signal.SIGKILL)
     worker.wait(10)
+    # The heartbeat goes stale (RUN_STALE_AFTER_SECONDS=1 in the workers). Meanwhile a
+    # COMMIT the worker sent just before it died lands: Postgres finishes a transaction
+    # whose COMMIT it received, so the checkpoint is read only after the wait.
+    time.sleep(1.5)
     run.refresh_from_db()
     assert run.status == RunStatus.RUNNING
     committed = run.pages
     reached = run.checkpoint["completions"]["reached"]
-
-    time.sleep(1.5)  # the heartbeat goes stale (RUN_STALE_AFTER_SECONDS=1 in the workers)
     before = len(emulator.log.records)  # the killed worker's requests, answered or not
     start_worker()
     with override_settings(RUN_STALE_AFTER_SECONDS=1):
