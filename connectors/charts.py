@@ -35,7 +35,7 @@ from django.db.models.functions import Cast, Coalesce, Trunc
 
 from connectors.datatables import midnight
 from connectors.models import Connector
-from connectors.names import names_of
+from connectors.names import NAMED, names_of
 from connectors.openai.streams import WIDTH_SECONDS, UsageStream
 from connectors.sums import Total
 
@@ -44,7 +44,6 @@ STACKED = 8  # series drawn in a stacked chart; the others are summed as "Other"
 MAX_POINTS = 400
 GRAINS = (("minute", 60), ("hour", 3600), ("day", 86400))
 REQUESTS = "numModelRequests"
-NAMED = ("projectId", "userId", "apiKeyId")
 NONE_LABEL = "(none)"
 LABELS = {
     "projectId": "project",

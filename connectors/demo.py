@@ -27,7 +27,7 @@ def demo_setup(base_url: str) -> Connector:
         connector.set_admin_key(DEMO_ADMIN_KEY)
         connector.save()
         _demo_tasks(connector)
-    for task in connector.tasks.order_by("id"):
+    for task in connector.tasks.all():
         runs.run_enqueue(task, RunTrigger.MANUAL)
     return connector
 

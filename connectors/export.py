@@ -24,13 +24,12 @@ from django.db.models import QuerySet
 
 from connectors import datatables
 from connectors.models import Connector
-from connectors.names import Name, missing_state, names_of
+from connectors.names import NAMED, Name, missing_states, names_of
 from connectors.openai.streams import UsageStream
 from connectors.table_rows import plain
 
 CHUNK = 2000  # rows per read on the embedded database
 SEND = 256 * 1024  # bytes of COPY output gathered before they are sent on
-NAMED = ("projectId", "userId", "apiKeyId")
 
 
 def csv_lines(connector: Connector, query, rows: QuerySet) -> Iterator[str | bytes]:
@@ -124,8 +123,8 @@ def _copy_sql(connector: Connector, query, rows: QuerySet) -> tuple[str, list]:
     cells.append(at("bucketWidth"))
     cells += [_cell(at(f.column), f.type) for f in stream.dimensions]
     named = _named(stream)
-    missing = {c: missing_state(connector, c) for c in named}
-    cells += [_label(at(c), c, missing[c]) for c in named]
+    missing = missing_states(connector)
+    cells += [_label(at(c), c, missing.get(c, "")) for c in named]
     cells += [_cell(at(f.column), f.type) for f in stream.metrics]
     cells += [at("object"), f"{at('provisional')}::text"]
     labels = json.dumps(labels_of(connector, named))
@@ -176,7 +175,8 @@ def written(connector: Connector, query, rows: QuerySet) -> Iterator[str]:
     named = _named(stream)
     labels = labels_of(connector, named)
     # Each column's labels, its id's place in a row tuple, and the state of ids not listed.
-    at = [(labels[c], 3 + dims.index(c), missing_state(connector, c)) for c in named]
+    missing = missing_states(connector)
+    at = [(labels[c], 3 + dims.index(c), missing.get(c, "")) for c in named]
     shown = _shown(stream)
     found = rows.order_by(*_order(rows, query)).values_list(*_columns(rows, stream))
     chunk: list[tuple] = []

@@ -21,17 +21,20 @@ class Name:
         return f"{self.text} ({self.state})" if self.state else self.text
 
 
-def missing_state(connector: Connector, column: str) -> str:
-    """The state of an id its directory does not list: every key of every project is
-    listed once the directory has been read, so a key that is not was deleted. Other
-    ids may simply not be listed (yet): they have no state."""
-    keys_listed = connector.directory_refreshed_at is not None
-    return "deleted" if keys_listed and column == "apiKeyId" else ""
+# The usage columns whose ids the directory names.
+NAMED = ("projectId", "userId", "apiKeyId")
+
+
+def missing_states(connector: Connector) -> dict[str, str]:
+    """{column: the state of an id its directory does not list}: every key of every
+    project is listed once the directory has been read, so a key that is not was
+    deleted. Other ids may simply not be listed (yet): they have no state."""
+    return {"apiKeyId": "deleted"} if connector.directory_refreshed_at is not None else {}
 
 
 def names(connector: Connector, rows: list) -> dict[str, dict[str, Name]]:
     """Names for the ids on a page, from the connector's directory."""
-    wanted: dict[str, set[str]] = {"projectId": set(), "userId": set(), "apiKeyId": set()}
+    wanted: dict[str, set[str]] = {column: set() for column in NAMED}
     for row in rows:
         for column, ids in wanted.items():
             value = getattr(row, column, None)
@@ -68,7 +71,7 @@ def names_of(
     return found
 
 
-# column → (its directory, its email column or None, its archived column or None)
+# NAMED column → (its directory, its email column or None, its archived column or None)
 _SOURCES = {
     "projectId": (ProjectEntry, None, "archived_at"),
     "userId": (UserEntry, "email", None),

@@ -58,9 +58,7 @@ def task_tree(now: datetime) -> list[Connector]:
     """Every connector with its tasks; each task carries `last_run` and `next_run`."""
     newest = TaskRun.objects.filter(task=OuterRef("pk")).order_by("-queued_at", "-id")
     tasks = Task.objects.annotate(last_run_pk=Subquery(newest.values("pk")[:1]))
-    connectors = list(
-        Connector.objects.prefetch_related(Prefetch("tasks", queryset=tasks.order_by("id")))
-    )
+    connectors = list(Connector.objects.prefetch_related(Prefetch("tasks", queryset=tasks)))
     all_tasks = [task for connector in connectors for task in connector.tasks.all()]
     last_runs = TaskRun.objects.in_bulk([t.last_run_pk for t in all_tasks if t.last_run_pk])
     for task in all_tasks:

@@ -30,7 +30,7 @@ def body(
     """The `<tr>`s of `rows`, each on its own lines: times in the current time zone
     (UTC days for tables of daily buckets), names from `names` with the raw id on
     hover, provisional rows marked; an id missing from the directory gets the state
-    `missing` holds for its column ("deleted" for API keys, see `names.missing_state`)."""
+    `missing` holds for its column ("deleted" for API keys, see `names.missing_states`)."""
     zone = UTC if stream.floor_to_day else timezone.get_current_timezone()
     shape = "%Y-%m-%d" if stream.floor_to_day else "%Y-%m-%d %H:%M"
     cells = [_cell_writer(column, names, missing) for column in columns[2:]]

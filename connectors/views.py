@@ -85,7 +85,7 @@ def _render_form(request: HttpRequest, template: str, partial: str, context: dic
 
 def connector_detail(request: HttpRequest, pk: int) -> HttpResponse:
     connector = connector_for(request, pk)
-    tasks = connector.tasks.order_by("id")
+    tasks = connector.tasks.all()
     return render(
         request, "connectors/connector_detail.html", {"connector": connector, "tasks": tasks}
     )
@@ -116,7 +116,7 @@ def connector_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "connectors/connector_confirm_delete.html",
-        {"connector": connector, "tasks": connector.tasks.order_by("id")},
+        {"connector": connector, "tasks": connector.tasks.all()},
     )
 
 
@@ -217,9 +217,7 @@ def task_run(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def connector_run_all(request: HttpRequest, pk: int) -> HttpResponse:
     connector = connector_for(request, pk, manage=True)
-    outcomes = [
-        runs.run_enqueue(task, RunTrigger.MANUAL) for task in connector.tasks.order_by("id")
-    ]
+    outcomes = [runs.run_enqueue(task, RunTrigger.MANUAL) for task in connector.tasks.all()]
     queued = sum(1 for run, _ in outcomes if run)
     skipped = len(outcomes) - queued
     text = f"Queued {queued} run{'s' if queued != 1 else ''}."

@@ -8,14 +8,14 @@ from django.utils import timezone
 
 from connectors import datatables, export, selectors, table_rows
 from connectors.access import connector_for
-from connectors.names import missing_state, names
+from connectors.names import NAMED, missing_states, names
 from connectors.openai.streams import UsageStream
 from connectors.table_rows import plain
 
 
 def table_list(request: HttpRequest, pk: int) -> HttpResponse:
     connector = connector_for(request, pk)
-    tasks = list(connector.tasks.order_by("id"))
+    tasks = list(connector.tasks.all())
     tables = [selectors.table_summary(connector, s, tasks) for s in datatables.usage_streams()]
     context = {"connector": connector, "tables": tables}
     return render(request, "connectors/table_list.html", context)
@@ -51,14 +51,14 @@ def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
             columns,
             page.rows,
             names(connector, page.rows),
-            {c: missing_state(connector, c) for c in ("projectId", "userId", "apiKeyId")},
+            missing_states(connector),
         ),
         "totals": totals,
         "metric_totals": [plain(totals.get(f.column)) for f in stream.metrics],
         "columns": columns,
         "presets": datatables.PRESETS,
         "filters": _filters(stream, request.GET),
-        "tasks": connector.tasks.order_by("id"),
+        "tasks": connector.tasks.all(),
         "params": request.GET,
         "next_link": page.next_cursor and _link(request.GET, after=page.next_cursor, before=None),
         "previous_link": page.previous_cursor
@@ -82,16 +82,17 @@ def _link(params: QueryDict, **changes: str | None) -> str:
     return f"?{query.urlencode()}"
 
 
-# The text filters a table offers, in the order of its dimensions: column → URL
-# parameter, label, placeholder.
-TEXT_FILTERS = {
-    "projectId": ("project", "PROJECT", "proj_…"),
-    "userId": ("user", "USER", "user-…"),
-    "apiKeyId": ("api_key", "API KEY", "key_…"),
-    "model": ("model", "MODEL", ""),
-    "lineItem": ("line_item", "LINE ITEM", ""),
-    "serviceTier": ("service_tier", "SERVICE TIER", ""),
+# How the text filter of a dimension is shown: its label and placeholder. Its URL
+# parameter is the one `datatables.DIMENSION_FILTERS` reads.
+FILTER_INPUTS = {
+    "projectId": ("PROJECT", "proj_…"),
+    "userId": ("USER", "user-…"),
+    "apiKeyId": ("API KEY", "key_…"),
+    "model": ("MODEL", ""),
+    "lineItem": ("LINE ITEM", ""),
+    "serviceTier": ("SERVICE TIER", ""),
 }
+PARAMETERS = {column: name for name, column in datatables.DIMENSION_FILTERS.items()}
 
 
 def _filters(stream: UsageStream, params: QueryDict) -> list[dict]:
@@ -101,8 +102,8 @@ def _filters(stream: UsageStream, params: QueryDict) -> list[dict]:
     for f in stream.dimensions:
         if f.column == "batch":
             found.append({"name": "batch"})
-        elif f.column in TEXT_FILTERS:
-            name, label, placeholder = TEXT_FILTERS[f.column]
+        elif f.column in PARAMETERS:
+            name, (label, placeholder) = PARAMETERS[f.column], FILTER_INPUTS[f.column]
             value = params.get(name, "")
             found.append({"name": name, "label": label, "placeholder": placeholder, "value": value})
     return found
@@ -110,10 +111,9 @@ def _filters(stream: UsageStream, params: QueryDict) -> list[dict]:
 
 def _columns(stream: UsageStream) -> list[dict]:
     """The product's columns, bucket first; dimensions that have names get them."""
-    named = {"projectId", "userId", "apiKeyId"}
     columns = [{"column": "startTime", "kind": "time"}, {"column": "endTime", "kind": "time"}]
     columns += [
-        {"column": f.column, "kind": "name" if f.column in named else "dim"}
+        {"column": f.column, "kind": "name" if f.column in NAMED else "dim"}
         for f in stream.dimensions
     ]
     columns += [{"column": f.column, "kind": "metric", "type": f.type} for f in stream.metrics]

@@ -32,9 +32,11 @@ def fill_last_fetched(apps, schema_editor):
             else:
                 _fill_by_dimension_orm(by, daily)
 
+
 def _models(apps, suffix: str) -> list:
     config = apps.get_app_config("connectors")
     return [m for m in config.get_models() if m.__name__.endswith(suffix)]
+
 
 def _fill_daily_sql(schema_editor, daily, usage) -> None:
     q = schema_editor.quote_name
@@ -47,6 +49,7 @@ def _fill_daily_sql(schema_editor, daily, usage) -> None:
         f"WHERE {' AND '.join(f'd.{k} = s.{k}' for k in keys)} AND d.day = s.day"
     )
 
+
 def _fill_daily_orm(daily, usage) -> None:
     groups = (
         usage.objects.annotate(day=TruncDate("start_time", tzinfo=UTC))
@@ -58,8 +61,10 @@ def _fill_daily_orm(daily, usage) -> None:
         newest = group.pop("newest")
         daily.objects.filter(**group).update(last_fetched_at=newest)
 
+
 def _dimensions(by) -> list[str]:
     return [f.column for f in by._meta.concrete_fields if isinstance(f, models.TextField)]
+
 
 def _fill_by_dimension_sql(schema_editor, by, daily) -> None:
     """Per dimension value and day, the newest of the daily rows holding that value;
@@ -78,6 +83,7 @@ def _fill_by_dimension_sql(schema_editor, by, daily) -> None:
                 [dim],
             )
 
+
 def _fill_by_dimension_orm(by, daily) -> None:
     keys = ("task_id", "bucket_width", "day")
     for dim in _dimensions(by):
@@ -87,6 +93,7 @@ def _fill_by_dimension_orm(by, daily) -> None:
             rows = by.objects.filter(dimension=dim, **group)
             rows = rows.filter(**({f"{dim}__isnull": True} if value is None else {dim: value}))
             rows.update(last_fetched_at=newest)
+
 
 class Migration(migrations.Migration):
     atomic = False

@@ -98,7 +98,9 @@ class Task(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["connector", "id"]
+        # By connector id, not "connector": that would mean the connector's own order
+        # (its name), joining the connectors table into every list of tasks.
+        ordering = ["connector_id", "id"]
 
     def __str__(self) -> str:
         return self.display_name

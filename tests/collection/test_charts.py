@@ -355,9 +355,9 @@ def test_it_serves_plotly_from_the_installed_package(viewer_client):
     assert viewer_client.get(static("js/charts.js")).status_code == 200
 
 
-def test_it_keeps_charts_and_totals_equal_to_the_ground_truth_through_revisions(
-    viewer_client, staff_client, make_task, emulator
-):
+@pytest.fixture
+def hourly_task(make_task):
+    """The last ten hours of completions in 1h buckets by model, collected once."""
     start = datetime.fromtimestamp(EMULATOR_NOW, UTC) - timedelta(hours=10)
     task = make_task(
         "completions",
@@ -366,6 +366,13 @@ def test_it_keeps_charts_and_totals_equal_to_the_ground_truth_through_revisions(
         GroupBy=["model"],
     )
     assert run_now(task).status == "succeeded"
+    return task
+
+
+def test_it_keeps_charts_and_totals_equal_to_the_ground_truth_through_revisions(
+    viewer_client, staff_client, hourly_task, emulator
+):
+    task = hourly_task
     emulator.advance(2 * 3600)  # the second run re-reads and revises the last buckets
     second = run_now(task)
     assert second.status == "succeeded" and second.rows_updated > 0
@@ -422,16 +429,9 @@ def local_time_not_utc(monkeypatch):
 
 
 def test_it_charts_hourly_buckets_per_hour_in_utc_like_the_ground_truth(
-    viewer_client, make_task, emulator, local_time_not_utc
+    local_time_not_utc, viewer_client, hourly_task, emulator
 ):
-    start = datetime.fromtimestamp(EMULATOR_NOW, UTC) - timedelta(hours=10)
-    task = make_task(
-        "completions",
-        StartTime=start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        BucketWidth="1h",
-        GroupBy=["model"],
-    )
-    assert run_now(task).status == "succeeded"
+    task = hourly_task
     model_at = [f.column for f in STREAMS["completions"].dimensions].index("model")
     truth = defaultdict(int)
     for (bucket_start, dims), values in truth_rows(emulator, task, "completions").items():
