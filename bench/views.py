@@ -12,11 +12,11 @@ logged-in staff user:
   and last update);
 - the totals row (`datatables.totals`: COUNT and SUMs) for the last 30 days and for all
   time, called directly;
-- the chart selectors of `connectors.charts` (`buckets`, `over_time`, `top`, and
+- the chart selectors of `connectors.explore.charts` (`buckets`, `over_time`, `top`, and
   `table_charts`, which makes all of a table's charts) for the last 30 days, project +
   model, and all time; the HTMX chart fragment (`connectors:table-charts`) for the same;
-  `connectors.overview`'s `overview` and `task_health` once. This section is skipped,
-  and says so, while `connectors.charts` does not import.
+  `connectors.explore.overview`'s `overview` and `task_health` once. This section is skipped,
+  and says so, while `connectors.explore.charts` does not import.
 
 Each scenario runs 2 warm-ups, then 20 timed repetitions (fewer, but at least 5, when
 20 would take over 20 s: the `n` column), each one call of the view and one run of its
@@ -281,7 +281,7 @@ def _table_query(connector, params: dict[str, str]):
     from django.http import QueryDict
     from django.utils import timezone
 
-    from connectors import datatables
+    from connectors.explore import datatables
 
     stream = datatables.stream_for_table(_usage_model()._meta.db_table)
     get = QueryDict(urlencode(params))
@@ -290,7 +290,7 @@ def _table_query(connector, params: dict[str, str]):
 
 def _deep_cursor(connector, params: dict[str, str], page: int) -> str:
     """The `after` cursor that opens page `page` of the default order: one OFFSET query."""
-    from connectors import datatables
+    from connectors.explore import datatables
 
     query = _table_query(connector, params)
     rows = datatables.filtered(connector, query).order_by("-start_time", "-id")
@@ -369,7 +369,7 @@ def _getter(client, url: str, params: dict[str, str], **headers: str) -> Callabl
 
 
 def _totals(connector, repeat: int) -> list[Result]:
-    from connectors import datatables
+    from connectors.explore import datatables
 
     results = []
     for preset in ("last30", "all"):
@@ -394,19 +394,19 @@ CHART_FILTERS = {  # the same filters as the table pages
 
 
 def _charts(connector, repeat: int) -> list[Result]:
-    """The chart selectors of `connectors.charts` for each of CHART_FILTERS, the table's
+    """The chart selectors of `connectors.explore.charts` for each of CHART_FILTERS, the table's
     chart fragment over HTTP, and the connector overview; nothing when the module does
     not import (yet)."""
     try:
-        from connectors import charts
+        from connectors.explore import charts
     except Exception as error:  # a module being written may fail in any way
-        print(f"  charts: skipped, connectors.charts does not import ({error!r})")
+        print(f"  charts: skipped, connectors.explore.charts does not import ({error!r})")
         return []
     results = []
     for label, params in CHART_FILTERS.items():
         for name, call in _chart_calls(charts, connector, params).items():
             results.append(_chart(f"{name} ({label})", call, repeat))
-    from connectors import overview
+    from connectors.explore import overview
 
     for name, call in _connector_calls(overview, connector).items():
         results.append(_chart(name, call, repeat))
@@ -419,7 +419,7 @@ TIMED = {"buckets", "over_time", "top", "table_charts"}
 
 def _chart_calls(charts, connector, params: dict[str, str]) -> dict[str, Callable]:
     """One call per chart a table page draws, as `charts.table_charts` makes them."""
-    from connectors import datatables
+    from connectors.explore import datatables
 
     query = _table_query(connector, params)
     rows = datatables.filtered(connector, query)
@@ -593,7 +593,7 @@ def _print_targets(results: list[Result], floor: Result) -> None:
             why[-1] += " (under the floor)" if _below_floor(result, floor) else ""
         print(f"  MISSED {result.section}: {result.name}: {'; '.join(why)}")
     if not any(r.section == "chart" for r in results):
-        print("  (charts not measured: connectors.charts did not import)")
+        print("  (charts not measured: connectors.explore.charts did not import)")
 
 
 def _explain(results: list[Result]) -> None:

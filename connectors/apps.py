@@ -6,6 +6,6 @@ class ConnectorsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from connectors import sums
+        from connectors.explore import sums
 
         sums.connect()

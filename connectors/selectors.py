@@ -7,8 +7,8 @@ from typing import Any
 
 from django.db.models import Count, Max, Min, OuterRef, QuerySet, Subquery, Sum
 
-from connectors import datatables
 from connectors.catalogue import CATALOGUE, ConnectorType
+from connectors.explore import datatables
 from connectors.models import USAGE_TABLES, Connector, Task
 from connectors.openai.plan import Estimate, estimate, stream_queries
 from connectors.openai.streams import UsageStream

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from connectors import views, views_charts, views_runs, views_settings, views_tables
+from connectors import views, views_runs, views_settings
+from connectors.explore import views_charts, views_tables
 
 app_name = "connectors"
 

@@ -16,7 +16,7 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.html import escape
 
-from connectors import charts, overview
+from connectors.explore import charts, overview
 from connectors.models import USAGE_TABLES
 from connectors.openai.emulator import DEMO_NO_USAGE_KEY
 from connectors.openai.streams import STREAMS

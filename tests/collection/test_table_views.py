@@ -390,7 +390,7 @@ def test_postgres_writes_the_same_csv_as_python(make_task, stream_type, paramete
     from django.http import QueryDict
     from django.utils import timezone
 
-    from connectors import datatables, export
+    from connectors.explore import datatables, export
 
     if connection.vendor != "postgresql":
         pytest.skip("COPY … TO STDOUT is Postgres's")
@@ -420,7 +420,7 @@ def test_postgres_and_python_quote_awkward_names_alike(collected, emulator):
     from django.http import QueryDict
     from django.utils import timezone
 
-    from connectors import datatables, export
+    from connectors.explore import datatables, export
     from connectors.models import ProjectEntry
 
     if connection.vendor != "postgresql":

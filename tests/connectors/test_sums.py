@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from decimal import Decimal
 
-from connectors.sums import _ExactSum
+from connectors.explore.sums import _ExactSum
 
 
 def test_exact_sum_adds_what_was_written_where_sqlite_sum_drifts():

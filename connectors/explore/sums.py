@@ -44,4 +44,4 @@ def register(sender, connection, **kwargs) -> None:
 
 
 def connect() -> None:
-    connection_created.connect(register, dispatch_uid="connectors.sums.register")
+    connection_created.connect(register, dispatch_uid="connectors.explore.sums.register")

@@ -22,11 +22,11 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet
 
-from connectors import datatables
+from connectors.explore import datatables
+from connectors.explore.names import NAMED, Name, missing_states, names_of
+from connectors.explore.table_rows import plain
 from connectors.models import Connector
-from connectors.names import NAMED, Name, missing_states, names_of
 from connectors.openai.streams import UsageStream
-from connectors.table_rows import plain
 
 CHUNK = 2000  # rows per read on the embedded database
 SEND = 256 * 1024  # bytes of COPY output gathered before they are sent on

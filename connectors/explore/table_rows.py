@@ -16,7 +16,7 @@ from html import escape  # django.utils.html.escape without its lazy-string wrap
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
-from connectors.names import Name
+from connectors.explore.names import Name
 from connectors.openai.streams import UsageStream
 
 PROVISIONAL = (

@@ -16,7 +16,8 @@ from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet, Sum
 
-from connectors import metric_order
+from connectors.explore import metric_order
+from connectors.explore.sums import Total
 from connectors.models import (
     DAILY_BY_TABLES,
     DAILY_TABLES,
@@ -28,7 +29,6 @@ from connectors.models import (
 )
 from connectors.models.tables import NUMERIC, by_dimensions
 from connectors.openai.streams import STREAMS, UsageStream
-from connectors.sums import Total
 
 PAGE_SIZE = 50
 PRESETS = {

@@ -10,9 +10,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from connectors import charts, datatables, overview
 from connectors.access import connector_for
-from connectors.views_tables import stream_or_404
+from connectors.explore import charts, datatables, overview
+from connectors.explore.views_tables import stream_or_404
 
 
 def table_charts(request: HttpRequest, pk: int, table: str) -> HttpResponse:

@@ -6,11 +6,12 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict, Streaming
 from django.shortcuts import render
 from django.utils import timezone
 
-from connectors import datatables, export, selectors, table_rows
+from connectors import selectors
 from connectors.access import connector_for
-from connectors.names import NAMED, missing_states, names
+from connectors.explore import datatables, export, table_rows
+from connectors.explore.names import NAMED, missing_states, names
+from connectors.explore.table_rows import plain
 from connectors.openai.streams import UsageStream
-from connectors.table_rows import plain
 
 
 def table_list(request: HttpRequest, pk: int) -> HttpResponse:

@@ -11,13 +11,13 @@ from typing import Any
 
 from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
 
-from connectors import datatables
-from connectors.charts import LABELS, TOP, buckets, chart_spec, over_time, top
-from connectors.datatables import midnight
+from connectors.explore import datatables
+from connectors.explore.charts import LABELS, TOP, buckets, chart_spec, over_time, top
+from connectors.explore.datatables import midnight
+from connectors.explore.sums import Total
 from connectors.models import USAGE_TABLES, Connector, RunStatus, TaskRun
 from connectors.models.runs import ACTIVE
 from connectors.openai.streams import UsageStream, streams_for
-from connectors.sums import Total
 
 
 def model_of(line_item: str) -> str:

@@ -33,11 +33,11 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce, Trunc
 
-from connectors.datatables import midnight
+from connectors.explore.datatables import midnight
+from connectors.explore.names import NAMED, names_of
+from connectors.explore.sums import Total
 from connectors.models import Connector
-from connectors.names import NAMED, names_of
 from connectors.openai.streams import WIDTH_SECONDS, UsageStream
-from connectors.sums import Total
 
 TOP = 10
 STACKED = 8  # series drawn in a stacked chart; the others are summed as "Other"
