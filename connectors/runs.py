@@ -21,7 +21,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from connectors import crypto, directory, ratelimit, schedule
+from connectors import coverage, crypto, directory, ratelimit, schedule
 from connectors.models import (
     USAGE_TABLES,
     QueueBehaviour,
@@ -289,7 +289,7 @@ def _collect_stream(run, recorder, fetcher, query: StreamQuery, start: datetime)
     raw = connection.connection  # its adapters encode the COPY data on the fetch threads
     column_types(model)  # worked out here, where Django's connection is open
 
-    def window_rows(i: int) -> list[tuple[datetime, datetime, Prepared]]:
+    def window_rows(i: int) -> list[tuple[datetime, datetime, datetime, Prepared]]:
         """On a fetch thread: window i's pages as (first bucket's start, the page's end,
         its rows and their COPY data); each page's buckets are let go once its rows are
         built."""
@@ -298,6 +298,7 @@ def _collect_stream(run, recorder, fetcher, query: StreamQuery, start: datetime)
             (
                 datetime.fromtimestamp(page.buckets[0]["start_time"], UTC),
                 page.reached,
+                page.fetched_at,
                 prepare(model, _page_rows(run, query, page), timezone.now(), raw),
             )
             for page in pages
@@ -308,9 +309,12 @@ def _collect_stream(run, recorder, fetcher, query: StreamQuery, start: datetime)
     # parsed JSON is four times their size).
     jobs = (partial(window_rows, i) for i in range(len(windows)))
     with _relaxed_commits():
-        for first, reached, rows in (page for pages in in_order(jobs) for page in pages):
+        for first, reached, fetched, rows in (p for pages in in_order(jobs) for p in pages):
             with transaction.atomic():
                 counts = write_rows(model, rows, None, stream.path)
+                coverage.cover(
+                    task.pk, stream.type, query.width, first, min(reached, fetched), fetched
+                )
                 run.checkpoint = {**run.checkpoint, stream.type: {"reached": reached.isoformat()}}
                 rollup.refresh_days(stream, task.pk, query.width, first, reached)
                 run.window_start = reached

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Max, Min, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Count, Max, QuerySet, Sum
 
 from connectors.catalogue import CATALOGUE, ConnectorType
 from connectors.explore import datatables
-from connectors.models import USAGE_TABLES, Connector, Task
+from connectors.models import Connector, Task
 from connectors.openai.plan import Estimate, estimate, stream_queries
 from connectors.openai.streams import UsageStream
 
@@ -35,34 +35,27 @@ def task_estimates(task: Task, now: datetime) -> tuple[list[Estimate], int]:
 
 
 def table_summary(connector: Connector, stream: UsageStream, tasks: list[Task]) -> dict[str, Any]:
-    """A table's row count, the time range its rows cover, when they were last fetched
-    and the tasks feeding it: from its per-dimension rollup and index probes, never a
-    pass over its rows (costs, which has no rollup, counts its daily rows)."""
-    rows = USAGE_TABLES[stream.type].objects.filter(connector=connector)
-    rollup = datatables.summed(connector, datatables.TableQuery(stream, preset="all"))
+    """A table's rows answering its default question (all time, each day from one task:
+    never two overlapping tasks' rows added), the time its tasks have collected, when its
+    rows were last fetched and, per task, what it holds. From the rollups and the
+    coverage records, never a pass over the rows (costs, which has no rollup, counts
+    its daily rows)."""
+    query = datatables.TableQuery(stream, preset="all")
+    answer = datatables.answer(connector, query)
+    rollup = datatables.summed(connector, query)
     if rollup is not None:
         span = rollup.aggregate(count=Sum("row_count"), updated=Max("last_fetched_at"))
     else:
+        rows = datatables.filtered(connector, query)
         span = rows.aggregate(count=Count("id"), updated=Max("last_fetched_at"))
     span["count"] = span["count"] or 0
-    span["first"] = span["last"] = None
-    if span["count"]:
-        span["first"] = rows.aggregate(first=Min("start_time"))["first"]
-        span["last"] = _last_end(rows, stream, [t.pk for t in tasks])
+    found = query.datasets or []
+    span["first"] = min((d.spans[0][0] for d in found), default=None)
+    span["last"] = max((end for d in found for _, end, _ in d.spans), default=None)
     feeding = [t for t in tasks if t.query_type in (stream.type, "all", "generic")]
-    return {"stream": stream, "tasks": feeding, **span}
-
-
-def _last_end(rows: QuerySet, stream: UsageStream, task_ids: list[int]):
-    """The latest bucket end: per task and bucket width, the end of its latest bucket,
-    read backwards from the natural-key index (task, bucketWidth, startTime); one query."""
-    latest = {
-        width: Subquery(
-            rows.filter(task=OuterRef("pk"), bucket_width=width)
-            .order_by("-start_time")
-            .values("end_time")[:1]
-        )
-        for width in stream.bucket_widths
-    }
-    ends = Task.objects.filter(pk__in=task_ids).annotate(**latest).values_list(*latest)
-    return max((end for row in ends for end in row if end is not None), default=None)
+    held = [
+        {"task": d.task, "width": d.width, "first": d.spans[0][0], "last": d.spans[-1][1],
+         "gaps": len(d.spans) - 1}
+        for d in sorted(found, key=lambda d: (d.task.pk, d.width))
+    ]  # fmt: skip
+    return {"stream": stream, "tasks": feeding, "answer": answer, "datasets": held, **span}

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from connectors import crypto
+from connectors import coverage, crypto
 from connectors.models import Connector, Task
 from connectors.openai.client import AdminClient, OpenAIError, key_type_error
 
@@ -117,13 +117,17 @@ def connector_rotate_keys() -> int:
 
 def task_save(
     task: Task, *, name: str, query_type: str, parameters: dict[str, Any], schedule: dict
-) -> Task:
-    """Create or update a task from validated form data."""
+) -> list[str]:
+    """Create or update a task from validated form data. Streams whose GROUP BY or
+    filters changed start again: their earlier rows were of another grain. Returns
+    those streams."""
+    before = coverage.usage_grains(task)
     task.name, task.query_type, task.parameters = name, query_type, parameters
     for field, value in schedule.items():
         setattr(task, field, value)
-    task.save()
-    return task
+    with transaction.atomic():
+        task.save()
+        return coverage.task_grain_changed(task, before)
 
 
 def task_delete(task: Task) -> None:

@@ -138,7 +138,7 @@ def _task_form(request: HttpRequest, connector: Connector, task: Task, initial: 
     form = TaskForm(posted(request), initial=initial, query_type=query_type)
     schedule_form = ScheduleForm(posted(request), instance=task)
     if request.method == "POST" and form.is_valid() & schedule_form.is_valid():
-        services.task_save(
+        forgotten = services.task_save(
             task,
             name=form.cleaned_data["name"],
             query_type=form.query_type,
@@ -146,6 +146,13 @@ def _task_form(request: HttpRequest, connector: Connector, task: Task, initial: 
             schedule={f: schedule_form.cleaned_data[f] for f in ScheduleForm.Meta.fields},
         )
         messages.success(request, f"Task “{task.display_name}” saved.")
+        if forgotten:
+            messages.warning(
+                request,
+                f"GROUP BY or filters changed for {', '.join(forgotten)}: the rows collected "
+                "before were removed, so they are never added to rows of the new grouping. "
+                "The next run collects them again.",
+            )
         return redirect_to(request, "connectors:task-detail", task.pk)
     context = {"form": form, "schedule_form": schedule_form, "connector": connector, "task": task}
     template = "connectors/task_form.html"

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
@@ -24,8 +25,6 @@ from django.db.models import (
     Count,
     F,
     IntegerField,
-    Max,
-    Min,
     Q,
     QuerySet,
     Sum,
@@ -33,6 +32,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce, Trunc
 
+from connectors.explore import datatables, planner
 from connectors.explore.datatables import midnight
 from connectors.explore.names import NAMED, names_of
 from connectors.explore.sums import Total
@@ -71,53 +71,59 @@ Summed = Callable[[str | None], QuerySet | None]
 
 @dataclass
 class Buckets:
-    """The rows of one bucket width, and the time grain their charts use."""
+    """The rows answering a chart's question, and the time grain their charts use."""
 
     rows: QuerySet
-    width: str
+    width: str  # the widest bucket width among the answering rows
     grain: str
     step: int  # seconds per point of the time axis
-    others: list[str] = field(default_factory=list)  # widths present but left out
+    others: list[str] = field(default_factory=list)  # kept for the template: always empty
     rollup: Summed | None = None
+    planned: Callable[[str | None], QuerySet] | None = None  # the rows answering `by`
 
     def rolled_up(self, by: str | None = None) -> QuerySet | None:
         """The rollup rows holding the sums per day grouped by `by`; None without one."""
-        rows = self.rollup(by) if self.rollup is not None else None
-        return None if rows is None else rows.filter(bucket_width=self.width)
+        return self.rollup(by) if self.rollup is not None else None
+
+    def rows_by(self, by: str | None = None) -> QuerySet:
+        """The rows answering a question grouped by `by` (each day from one task)."""
+        return self.planned(by) if self.planned is not None else self.rows
 
     def summed(self, by: str | None = None) -> QuerySet:
         """The fewest rows holding the same sums grouped by `by`: a rollup where the
         table has one, else the rows themselves."""
         rows = self.rolled_up(by)
-        return self.rows if rows is None else rows
+        return self.rows_by(by) if rows is None else rows
 
 
-def buckets(rows: QuerySet, rollup: Summed | None = None) -> Buckets | None:
-    """The widest bucket width present and the finest grain that draws it: one query,
-    on the smallest rollup when there is one."""
-    daily = rollup(None) if rollup is not None else None
-    if daily is not None:
-        spans = daily.order_by().values("bucket_width").annotate(first=Min("day"), last=Max("day"))
-        spans = [
-            s | {"first": midnight(s["first"]), "last": midnight(s["last"]) + timedelta(days=1)}
-            for s in spans
-        ]
-    else:
-        spans = rows.order_by().values("bucket_width")
-        spans = list(spans.annotate(first=Min("start_time"), last=Max("start_time")))
-    spans = [s for s in spans if s["bucket_width"] in WIDTH_SECONDS]
-    if not spans:
+def buckets(
+    rows: QuerySet,
+    answer: planner.Answer,
+    rollup: Summed | None = None,
+    planned: Callable[[str | None], QuerySet] | None = None,
+) -> Buckets | None:
+    """The finest time grain that draws the answering rows: no finer than the widest
+    bucket among them (a 1d bucket has no hours), at most MAX_POINTS points."""
+    if not answer.answered:
         return None
-    spans.sort(key=lambda s: WIDTH_SECONDS[s["bucket_width"]], reverse=True)
-    chosen = spans[0]
-    width = WIDTH_SECONDS[chosen["bucket_width"]]
-    seconds = (chosen["last"] - chosen["first"]).total_seconds()
+    width = max(answer.widths(), key=WIDTH_SECONDS.__getitem__)
+    seconds = (answer.last - answer.first).days * 86400 + 86400
     grain, step = next(
-        ((g, s) for g, s in GRAINS if s >= width and seconds / s <= MAX_POINTS), GRAINS[-1]
+        ((g, s) for g, s in GRAINS if s >= WIDTH_SECONDS[width] and seconds / s <= MAX_POINTS),
+        GRAINS[-1],
     )
-    others = [s["bucket_width"] for s in spans[1:]]
-    chosen_rows = rows.filter(bucket_width=chosen["bucket_width"])
-    return Buckets(chosen_rows, chosen["bucket_width"], grain, step, others, rollup)
+    return Buckets(rows, width, grain, step, [], rollup, planned)
+
+
+def query_buckets(connector: Connector, query: datatables.TableQuery) -> Buckets | None:
+    """The chart rows of a table query: for each grouping, the rows of the tasks that
+    answer it (`datatables.answer`), summed from the smallest rollup that can."""
+    return buckets(
+        datatables.filtered(connector, query),
+        datatables.answer(connector, query),
+        partial(datatables.summed, connector, query),
+        lambda by: datatables.filtered(connector, query, by=by),
+    )
 
 
 # --- series over time and top lists ---------------------------------------------------
@@ -140,7 +146,7 @@ def over_time(
         grouped = grouped.annotate(n_provisional=_bigint(Sum("provisional_rows")), **sums)
     else:
         slot = Trunc("start_time", found.grain, tzinfo=UTC)
-        grouped = found.rows.order_by().annotate(slot=slot).values(*keys)
+        grouped = found.rows_by(by).order_by().annotate(slot=slot).values(*keys)
         grouped = grouped.annotate(n_provisional=Count("id", filter=Q(provisional=True)), **sums)
     rows = fetched(grouped.order_by("slot"), [*keys, "n_provisional", *sums])
     at = {slot: i for i, slot in enumerate(dict.fromkeys(row[0] for row in rows))}
@@ -277,14 +283,12 @@ def split_options(stream: UsageStream) -> dict[str, str]:
 def table_charts(
     connector: Connector,
     stream: UsageStream,
-    rows: QuerySet,
+    found: Buckets | None,
     split: str = "",
-    rollup: Summed | None = None,
 ) -> dict[str, Any]:
     """Every chart of a table page for the filtered rows, as data for the template."""
     options = split_options(stream)
     split = split if split in options else next(iter(options), "")
-    found = buckets(rows, rollup)
     choices = [(value, LABELS.get(column, "input / output")) for value, column in options.items()]
     result = {"split": split, "split_choices": choices, "charts": [], "width": "", "others": []}
     if found is None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet, Sum
 
-from connectors.explore import metric_order
+from connectors.explore import metric_order, planner
 from connectors.explore.sums import Total
 from connectors.models import (
     DAILY_BY_TABLES,
@@ -95,6 +95,8 @@ class TableQuery:
     before: str = ""
     problems: list[str] = field(default_factory=list)
     matches: dict[str, list[str]] | None = None  # `q` as the values it matches, once read
+    datasets: list[planner.Dataset] | None = None  # the connector's, once read
+    answers: dict[str | None, planner.Answer] = field(default_factory=dict)  # by grouping
 
     @property
     def sort_column(self) -> str:
@@ -162,11 +164,42 @@ def _custom_range(params, problems: list[str]) -> tuple[datetime | None, datetim
     return start, end
 
 
-def filtered(connector: Connector, query: TableQuery, daily: bool = False) -> QuerySet:
-    """The rows the filters select (not yet sorted or paged); with `daily`, the rows of
-    the table's daily rollup instead (ranges are whole UTC days, so both agree)."""
+def answer(connector: Connector, query: TableQuery, by: str | None = None) -> planner.Answer:
+    """Which task answers each day of the query's range, grouped by `by` (see `planner`):
+    the rows every figure of the page sums."""
+    if by not in query.answers:
+        if query.datasets is None:
+            query.datasets = planner.datasets(connector, query.stream)
+        query.answers[by] = planner.answer(question(connector, query, by), query.datasets)
+    return query.answers[by]
+
+
+def question(connector: Connector, query: TableQuery, by: str | None = None) -> planner.Question:
+    equal: dict[str, Any] = dict(query.dims)
+    if query.batch is not None:
+        equal["batch"] = query.batch
+    involved = set(equal) | ({by} if by else set())
+    if query.q:
+        involved |= set(text_matches(connector, query) or {})
+    return planner.Question(
+        query.stream,
+        query.start.date() if query.start else None,
+        query.end.date() if query.end else None,
+        equal,
+        frozenset(involved),
+        query.task_id,
+    )
+
+
+def filtered(
+    connector: Connector, query: TableQuery, daily: bool = False, by: str | None = None
+) -> QuerySet:
+    """The rows the filters select (not yet sorted or paged), of the tasks that answer
+    each day (grouped by `by`); with `daily`, the rows of the table's daily rollup
+    instead (ranges are whole UTC days, so both agree)."""
     model = (DAILY_TABLES if daily else USAGE_TABLES)[query.stream.type]
-    rows = _owned(model.objects.filter(connector=connector), query, daily)
+    rows = model.objects.filter(connector=connector)
+    rows = rows.filter(answer(connector, query, by).where(daily))
     for column, value in query.dims.items():
         rows = rows.filter(**{column: value})
     if query.batch is not None:
@@ -176,8 +209,8 @@ def filtered(connector: Connector, query: TableQuery, daily: bool = False) -> Qu
     return rows
 
 
-def _owned(rows: QuerySet, query: TableQuery, daily: bool) -> QuerySet:
-    """The task and time range filters."""
+def _in_range(rows: QuerySet, query: TableQuery, daily: bool) -> QuerySet:
+    """The task and time range filters alone (every task's rows: only to find values)."""
     if query.task_id:
         rows = rows.filter(task_id=query.task_id)
     if query.start:
@@ -243,7 +276,7 @@ def text_matches(connector: Connector, query: TableQuery) -> dict[str, list[str]
                 like |= Q(**{f"{column}__in": named[column]})
             wanted |= Q(dimension=column) & like
         rows = DAILY_BY_TABLES[query.stream.type].objects.filter(connector=connector)
-        found = _owned(rows, query, daily=True).filter(wanted)
+        found = _in_range(rows, query, daily=True).filter(wanted)
         query.matches = {}
         for dimension, *values in found.values_list("dimension", *columns).distinct():
             value = values[columns.index(dimension)]
@@ -297,7 +330,12 @@ def page(connector: Connector, rows: QuerySet, query: TableQuery, size: int = PA
     shown = shown_fields(rows.model, query.stream)
     if main and not _narrowed(query) and metric_order.usable():
         key = _order(*order)
-        ids = metric_order.first_ids(connector, rows.model, query, order, key, beyond, size + 1)
+        answered = answer(connector, query)
+        days = (answered.first, answered.last) if answered.answered else None
+        owned = answered.where(daily=False)
+        ids = metric_order.first_ids(
+            connector, rows.model, days, owned, order, key, beyond, size + 1
+        )
         rows = rows.model.objects.filter(pk__in=ids).order_by(*key)
     else:
         rows = rows.order_by(*_order(*order, hide_index=main))[: size + 1]
@@ -324,6 +362,7 @@ def shown_fields(model, stream: UsageStream) -> list[str]:
         "start_time",
         "end_time",
         "provisional",
+        "task_id",
         *[_field_name(model, c) for c in columns],
     ]
 
@@ -378,12 +417,12 @@ def summed(connector: Connector, query: TableQuery, by: str | None = None) -> Qu
         involved |= set(text_matches(connector, query))
     dims = by_dimensions(query.stream)
     if len(involved) > 1 or not involved <= set(dims):
-        return filtered(connector, query, daily=True)
+        return filtered(connector, query, daily=True, by=by)
     dimension = next(iter(involved), dims[0])
     rows = DAILY_BY_TABLES[query.stream.type].objects.filter(
         connector=connector, dimension=dimension
     )
-    rows = _owned(rows, query, daily=True)
+    rows = rows.filter(answer(connector, query, by).where(daily=True))
     if dimension in query.dims:
         rows = rows.filter(**{dimension: query.dims[dimension]})
     if query.q:
@@ -396,12 +435,23 @@ def totals(connector: Connector, query: TableQuery) -> dict[str, Any]:
     """The sums of every numeric metric over the whole filtered set, and its row count.
 
     Read from the smallest rollup that can answer the filters (`summed`): a few hundred
-    rows a month instead of a million, with exactly the same sums.
+    rows a month instead of a million, with exactly the same sums. A sum over no rows is
+    0 when tasks answer the question (their days had no usage), None when none does.
     """
     rollup = summed(connector, query)
     rows = rollup if rollup is not None else filtered(connector, query)
     numeric = [f.column for f in query.stream.metrics if f.type in NUMERIC]
     count = Sum("row_count") if rollup is not None else Count("id")
-    sums = rows.aggregate(rows=count, **{c: Total(_field_name(rows.model, c)) for c in numeric})
+    provisional = (
+        Sum("provisional_rows") if rollup is not None else Count("id", filter=Q(provisional=True))
+    )
+    sums = rows.aggregate(
+        rows=count,
+        provisional_rows=provisional,
+        **{c: Total(_field_name(rows.model, c)) for c in numeric},
+    )
     sums["rows"] = sums["rows"] or 0
+    sums["provisional_rows"] = sums["provisional_rows"] or 0
+    if answer(connector, query).answered:  # collected days without usage: zero, known
+        sums |= {c: 0 for c in numeric if sums[c] is None}
     return sums

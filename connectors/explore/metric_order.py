@@ -9,10 +9,10 @@ range's days); elsewhere the rows are simply sorted.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from django.db import connection
-from django.db.models import Max, Min, Q
+from django.db.models import Q
 from django.db.models.expressions import RawSQL
 
 from connectors.models import Connector
@@ -26,21 +26,21 @@ def usable() -> bool:
 def first_ids(
     connector: Connector,
     model,
-    query,
+    days: tuple[date, date] | None,
+    owned: Q,
     order: tuple[str, bool],
     key: list,
     beyond: Q | None,
     count: int,
 ) -> list[int]:
-    """The ids of the first `count` rows of `connector` in the query's time range
-    (whole UTC days; open ends reach as far as the rows go), in `order` (field,
+    """The ids of the first `count` rows of `connector` on the UTC days [first, last]
+    of `days` that `owned` keeps (the answering tasks' rows), in `order` (field,
     descending; `key` is that order as the page writes it) with ties by id, after the
     cursor condition `beyond`."""
-    days = _days(model, connector, query.start, query.end)
     if days is None:
         return []
     field, descending = order
-    rows = model.objects.filter(connector=connector)
+    rows = model.objects.filter(connector=connector).filter(owned)
     if beyond is not None:
         rows = rows.filter(beyond)
     rows = rows.alias(day=utc_day("start_time")).filter(day=RawSQL("d.day::date", ()))
@@ -55,16 +55,3 @@ def first_ids(
     with connection.cursor() as cursor:
         cursor.execute(sql, [days[0], days[1], *params, count])
         return [pk for (pk,) in cursor.fetchall()]
-
-
-def _days(model, connector: Connector, start, end) -> tuple[date, date] | None:
-    """The first and last UTC day of [start, end), the rows' own where it is open."""
-    if start is None or end is None:
-        bounds = model.objects.filter(connector=connector).aggregate(
-            first=Min("start_time"), last=Max("start_time")
-        )
-        if bounds["first"] is None:
-            return None
-        start = start or bounds["first"]
-        end = end or bounds["last"] + timedelta(days=1)
-    return start.date(), (end - timedelta(microseconds=1)).date()

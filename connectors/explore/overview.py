@@ -4,20 +4,19 @@ projects and models by cost and by tokens, and every task's health and freshness
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
 
-from connectors.explore import datatables
-from connectors.explore.charts import LABELS, TOP, buckets, chart_spec, over_time, top
+from connectors.explore import datatables, planner
+from connectors.explore.charts import LABELS, TOP, chart_spec, over_time, query_buckets, top
 from connectors.explore.datatables import midnight
 from connectors.explore.sums import Total
 from connectors.models import USAGE_TABLES, Connector, RunStatus, TaskRun
 from connectors.models.runs import ACTIVE
-from connectors.openai.streams import UsageStream, streams_for
+from connectors.openai.streams import STREAMS, UsageStream, streams_for
 
 
 def model_of(line_item: str) -> str:
@@ -39,66 +38,136 @@ def top_models_by_cost(costs: QuerySet, limit: int = TOP) -> list[dict]:
     return [{"key": name, "name": name, "value": value} for name, value in ranked]
 
 
-def month_spend(costs: QuerySet, month: date, today: date) -> dict[str, Any]:
-    """Spend in `month` and in the month before (UTC days), in one query. `to_date` sums
-    the month before over as many days as `month` has had, for a like-for-like change."""
+def month_spend(connector: Connector, month: date, today: date) -> dict[str, Any]:
+    """Spend in `month` and in the month before (UTC days), each day from the one costs
+    task that answers it (`planner`), and the change between them over the days both
+    months have whole: every day of both when both are complete, else day k of one
+    month against day k of the other where both have day k collected and whole (never
+    a partial today, never a day no task collected)."""
     start = month.replace(day=1)
     previous = (start - timedelta(days=1)).replace(day=1)
     end = (start + timedelta(days=32)).replace(day=1)
-    elapsed = min(today + timedelta(days=1), end) - start
-    cut = min(previous + max(elapsed, timedelta()), start)
-    window = costs.filter(start_time__gte=midnight(previous), start_time__lt=midnight(end))
-    sums = window.aggregate(
-        this=Total("amountValue", filter=Q(start_time__gte=midnight(start))),
-        last=Total("amountValue", filter=Q(start_time__lt=midnight(start))),
-        to_date=Total("amountValue", filter=Q(start_time__lt=midnight(cut))),
-    )
-    sums = {k: v or Decimal(0) for k, v in sums.items()}
-    sums["change"] = (
-        (sums["this"] - sums["to_date"]) / sums["to_date"] * 100 if sums["to_date"] else None
-    )
-    partial = start <= today < end
-    through = cut - timedelta(days=1)  # the last day `to_date` includes
-    return sums | {"month": start, "previous": previous, "partial": partial, "through": through}
+    query = datatables.TableQuery(STREAMS["costs"], "custom", midnight(previous), midnight(end))
+    answer = datatables.answer(connector, query)
+    per_day = _daily_amounts(datatables.filtered(connector, query))
+    answered = {d for part in answer.parts for d in _days(part.start, part.end)}
+    whole = answered - answer.partial_days
+    this_days = {d for d in answered if d >= start}
+    last_days = answered - this_days
+    complete = _days(previous, end) <= whole
+    pairs = [
+        (d, previous + (d - start))
+        for d in sorted(whole & this_days)
+        if previous + (d - start) < start and previous + (d - start) in whole
+    ]
+    if complete:
+        compared_this, compared_last = sorted(this_days), sorted(last_days)
+    else:
+        compared_this, compared_last = [p[0] for p in pairs], [p[1] for p in pairs]
+    this_cmp = sum((per_day.get(d, Decimal(0)) for d in compared_this), Decimal(0))
+    last_cmp = sum((per_day.get(d, Decimal(0)) for d in compared_last), Decimal(0))
+    tomorrow = today + timedelta(days=1)
+    return {
+        "month": start,
+        "previous": previous,
+        "this": sum((per_day.get(d, Decimal(0)) for d in this_days), Decimal(0)),
+        "last": sum((per_day.get(d, Decimal(0)) for d in last_days), Decimal(0)),
+        "answered": answer.answered,
+        "answer": answer,
+        "this_missing": planner.day_ranges(_gaps(start, min(end, tomorrow), answered)),
+        "last_missing": planner.day_ranges(_gaps(previous, start, answered)),
+        "until": answer.until if answer.until and answer.until.date() >= start else None,
+        "partial": planner.partial_words(answer),
+        "this_complete": _days(start, end) <= whole,
+        "last_complete": _days(previous, start) <= whole,
+        "change": (this_cmp - last_cmp) / last_cmp * 100 if last_cmp else None,
+        "compared_this": planner.day_ranges(_ranges(compared_this)),
+        "compared_last": planner.day_ranges(_ranges(compared_last)),
+        "compared_all": complete,
+    }
+
+
+def _daily_amounts(costs: QuerySet) -> dict[date, Decimal]:
+    """The answering costs rows summed per UTC day (their buckets start at midnight)."""
+    grouped = costs.order_by().values("start_time").annotate(total=Total("amountValue"))
+    return {row["start_time"].astimezone(UTC).date(): Decimal(row["total"] or 0) for row in grouped}
+
+
+def _days(start: date, end: date) -> set[date]:
+    return {start + timedelta(days=i) for i in range((end - start).days)}
+
+
+def _gaps(start: date, end: date, answered: set[date]) -> list[tuple[date, date]]:
+    return _ranges(sorted(_days(start, end) - answered))
+
+
+def _ranges(days: list[date]) -> list[tuple[date, date]]:
+    """Sorted days as [start, end) ranges of consecutive days."""
+    ranges: list[tuple[date, date]] = []
+    for day in days:
+        if ranges and ranges[-1][1] == day:
+            ranges[-1] = (ranges[-1][0], day + timedelta(days=1))
+        else:
+            ranges.append((day, day + timedelta(days=1)))
+    return ranges
 
 
 def overview(connector: Connector, month: date, today: date) -> dict[str, Any]:
     """Spend this month against last, the 30-day trend up to the month's end (or today),
-    the top projects and models by cost and by tokens, and every task's health."""
-    costs = USAGE_TABLES["costs"].objects.filter(connector=connector)
-    spend = month_spend(costs, month, today)
+    the top projects and models by cost and by tokens, and every task's health. Each
+    figure is answered day by day by one task (`planner`), never by two."""
+    spend = month_spend(connector, month, today)
     end = min(today + timedelta(days=1), (spend["month"] + timedelta(days=32)).replace(day=1))
     since = midnight(end - timedelta(days=30))
-    recent_costs = costs.filter(start_time__gte=since, start_time__lt=midnight(end))
-    completions = datatables.stream_for_table("completions")
-    recent = datatables.TableQuery(completions, "custom", since, midnight(end))
-    tokens = datatables.filtered(connector, recent)
+    costs = datatables.TableQuery(STREAMS["costs"], "custom", since, midnight(end))
+    completions = datatables.TableQuery(STREAMS["completions"], "custom", since, midnight(end))
     charts = []
-    daily = buckets(recent_costs)
+    daily = query_buckets(connector, costs)
+    answers = []
     if daily is not None:
         cost = ("amountValue",)
         trend = over_time(connector, daily, cost, None)
         trend["series"][0]["name"] = "cost"
         charts.append(chart_spec("chart-trend", "Cost per day", "stack", cost, **trend))
-        by_project = top(connector, daily.rows, "projectId", cost)
+        answers.append(("Cost per day", datatables.answer(connector, costs)))
+        by_project = top(connector, daily.rows_by("projectId"), "projectId", cost)
         charts.append(
             chart_spec("chart-cost-projects", "Top projects by cost", "top", cost, items=by_project)
         )
-        by_model = top_models_by_cost(daily.rows)
+        answers.append(("Top projects by cost", datatables.answer(connector, costs, "projectId")))
+        by_model = top_models_by_cost(daily.rows_by("lineItem"))
         charts.append(
             chart_spec("chart-cost-models", "Top models by cost", "top", cost, items=by_model)
         )
-    used = buckets(tokens, partial(datatables.summed, connector, recent))
+        answers.append(("Top models by cost", datatables.answer(connector, costs, "lineItem")))
+    used = query_buckets(connector, completions)
     if used is not None:
         both = ("inputTokens", "outputTokens")
         for column in ("projectId", "model"):
             items = top(connector, used.summed(column), column, both)
             title = f"Top {LABELS[column]}s by tokens"
             charts.append(chart_spec(f"chart-tokens-{column}", title, "top", both, items=items))
+            answers.append((title, datatables.answer(connector, completions, column)))
     window = {"start": since, "end": midnight(end) - timedelta(days=1)}
     health = task_health(connector)
     failing = [h for h in health if h["failing"]]
-    return {"spend": spend, "charts": charts, "window": window, "tasks": health, "failing": failing}
+    return {
+        "spend": spend,
+        "charts": charts,
+        "answers": [_answer_words(title, a) for title, a in answers],
+        "window": window,
+        "tasks": health,
+        "failing": failing,
+    }
+
+
+def _answer_words(title: str, answer: planner.Answer) -> dict[str, Any]:
+    """A chart's coverage in one line: the days and tasks answering, what is missing."""
+    return {
+        "title": title,
+        "answer": answer,
+        "missing": planner.day_ranges(answer.missing),
+    }
 
 
 def task_health(connector: Connector) -> list[dict[str, Any]]:

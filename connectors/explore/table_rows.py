@@ -25,7 +25,12 @@ PROVISIONAL = (
 
 
 def body(
-    stream: UsageStream, columns: list[dict], rows: Iterable, names: dict, missing: dict[str, str]
+    stream: UsageStream,
+    columns: list[dict],
+    rows: Iterable,
+    names: dict,
+    missing: dict[str, str],
+    tasks: dict[int, str] | None = None,
 ) -> SafeString:
     """The `<tr>`s of `rows`, each on its own lines: times in the current time zone
     (UTC days for tables of daily buckets), names from `names` with the raw id on
@@ -33,7 +38,7 @@ def body(
     `missing` holds for its column ("deleted" for API keys, see `names.missing_states`)."""
     zone = UTC if stream.floor_to_day else timezone.get_current_timezone()
     shape = "%Y-%m-%d" if stream.floor_to_day else "%Y-%m-%d %H:%M"
-    cells = [_cell_writer(column, names, missing) for column in columns[2:]]
+    cells = [_cell_writer(column, names, missing, tasks or {}) for column in columns[2:]]
     lines = []
     for row in rows:
         start, end = _time(row.start_time, zone, shape), _time(row.end_time, zone, shape)
@@ -51,9 +56,11 @@ def _time(value: datetime, zone: tzinfo, shape: str) -> str:
     return value.astimezone(zone).strftime(shape)
 
 
-def _cell_writer(column: dict, names: dict, missing: dict[str, str]):
+def _cell_writer(column: dict, names: dict, missing: dict[str, str], tasks: dict[int, str]):
     """A function writing one column's `<td>` for a row."""
     name = column["column"]
+    if column["kind"] == "task":  # the task whose rows answer this row's day
+        return lambda row: f"<td>{escape(tasks.get(row.task_id, str(row.task_id)))}</td>"
     if column["kind"] == "metric":
         return lambda row: f'<td class="num">{escape(plain(getattr(row, name)))}</td>'
     if column["kind"] != "name":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from functools import partial
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -26,9 +25,8 @@ def table_charts(request: HttpRequest, pk: int, table: str) -> HttpResponse:
         target = reverse("connectors:table-detail", args=[connector.pk, stream.table])
         return redirect(f"{target}?{request.GET.urlencode()}" if request.GET else target)
     query = datatables.parse_query(stream, request.GET, timezone.now().date())
-    rows = datatables.filtered(connector, query)
-    rollup = partial(datatables.summed, connector, query)
-    data = charts.table_charts(connector, stream, rows, request.GET.get("split", ""), rollup)
+    found = charts.query_buckets(connector, query)
+    data = charts.table_charts(connector, stream, found, request.GET.get("split", ""))
     context = {"connector": connector, "stream": stream, **data}
     return render(request, "connectors/_charts.html#table-charts", context)
 

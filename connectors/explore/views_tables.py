@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from connectors import selectors
 from connectors.access import connector_for
-from connectors.explore import datatables, export, table_rows
+from connectors.explore import datatables, export, planner, table_rows
 from connectors.explore.names import NAMED, missing_states, names
 from connectors.explore.table_rows import plain
 from connectors.openai.streams import UsageStream
@@ -36,8 +36,12 @@ def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
     rows = datatables.filtered(connector, query)
     page = datatables.page(connector, rows, query)
     totals = datatables.totals(connector, query)
+    answer = datatables.answer(connector, query)
     columns = _columns(stream)
+    tasks = {t.pk: t for t in connector.tasks.all()}
     for column in columns:  # a header link sorts by it, the second click the other way
+        if column["kind"] == "task":
+            continue
         name, sorted_here = column["column"], query.sort_column == column["column"]
         sort = f"-{name}" if sorted_here and not query.descending else name
         column["href"] = _link(request.GET, sort=sort, after=None, before=None)
@@ -53,13 +57,16 @@ def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
             page.rows,
             names(connector, page.rows),
             missing_states(connector),
+            {pk: t.display_name for pk, t in tasks.items()},
         ),
+        "answer": answer,
+        "coverage": coverage_words(answer),
         "totals": totals,
         "metric_totals": [plain(totals.get(f.column)) for f in stream.metrics],
         "columns": columns,
         "presets": datatables.PRESETS,
         "filters": _filters(stream, request.GET),
-        "tasks": connector.tasks.all(),
+        "tasks": tasks.values(),
         "params": request.GET,
         "next_link": page.next_cursor and _link(request.GET, after=page.next_cursor, before=None),
         "previous_link": page.previous_cursor
@@ -112,13 +119,26 @@ def _filters(stream: UsageStream, params: QueryDict) -> list[dict]:
 
 def _columns(stream: UsageStream) -> list[dict]:
     """The product's columns, bucket first; dimensions that have names get them."""
-    columns = [{"column": "startTime", "kind": "time"}, {"column": "endTime", "kind": "time"}]
+    columns = [
+        {"column": "startTime", "kind": "time"},
+        {"column": "endTime", "kind": "time"},
+        {"column": "taskId", "kind": "task"},
+    ]
     columns += [
         {"column": f.column, "kind": "name" if f.column in NAMED else "dim"}
         for f in stream.dimensions
     ]
     columns += [{"column": f.column, "kind": "metric", "type": f.type} for f in stream.metrics]
     return columns
+
+
+def coverage_words(answer: planner.Answer) -> dict[str, str]:
+    """What the page's figures cover, in words: the days no task answers, the days
+    answered in part."""
+    return {
+        "missing": planner.day_ranges(answer.missing),
+        "partial": planner.partial_words(answer),
+    }
 
 
 def table_export(request: HttpRequest, pk: int, table: str) -> StreamingHttpResponse:

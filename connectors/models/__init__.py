@@ -1,6 +1,6 @@
 from connectors.models.config import Connector, IntervalUnit, QueueBehaviour, Task
 from connectors.models.people import Preference
-from connectors.models.runs import RunStatus, RunTrigger, StreamState, TaskRun
+from connectors.models.runs import Coverage, RunStatus, RunTrigger, StreamState, TaskRun
 from connectors.models.tables import (
     DAILY_BY_TABLES,
     DAILY_TABLES,
@@ -15,6 +15,7 @@ from connectors.models.tables import (
 __all__ = [
     "ApiKeyEntry",
     "Connector",
+    "Coverage",
     "DAILY_BY_TABLES",
     "DAILY_TABLES",
     "DIRECTORY_TABLES",

@@ -91,3 +91,26 @@ class StreamState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stream} of task {self.task_id} up to {self.high_water:%Y-%m-%d %H:%M}"
+
+
+class Coverage(models.Model):
+    """A span of time a task has collected for one stream at one bucket width: written
+    with each page, in the page's transaction, so it is exactly what the table holds.
+
+    Adjacent and overlapping spans are merged; gaps (a failed run, an END TIME moved)
+    stay gaps. The planner reads these to know which days a task can answer, and days
+    without usage (no rows) are still known to be collected.
+    """
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="coverage")
+    stream = models.CharField(max_length=40)
+    bucket_width = models.CharField(max_length=2)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    fetched_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["task", "stream", "bucket_width", "start"])]
+
+    def __str__(self) -> str:
+        return f"{self.stream} of task {self.task_id}: {self.start:%Y-%m-%d %H:%M} on"

@@ -84,6 +84,7 @@ class Page:
     buckets: list[dict[str, Any]]
     reached: datetime  # the end of the page's last bucket: where a resumed run goes on
     provisional_after: int  # buckets ending after this (epoch seconds) may still change
+    fetched_at: datetime  # OpenAI's time of the answer: the page covers no later than this
 
 
 class Fetcher:
@@ -148,9 +149,10 @@ def collect_window(
     ):
         if not buckets:
             continue
-        provisional_after = int((fetcher.server_now() - provisional).timestamp())
+        answered = fetcher.server_now()
+        provisional_after = int((answered - provisional).timestamp())
         reached = datetime.fromtimestamp(buckets[-1]["end_time"], UTC)
-        yield Page(buckets, reached, provisional_after)
+        yield Page(buckets, reached, provisional_after, answered)
     if not last and reached != end:
         raise ContractError(
             f"{stream.path} stopped before {end:%Y-%m-%d %H:%M} UTC without saying it had more."

@@ -34,6 +34,7 @@ class Param:
     required: bool = False
     id_prefix: str = ""
     help: str = ""
+    narrows: str = ""  # the dimension (DIMENSIONS key) a filter keeps values of
 
 
 @dataclass(frozen=True)
@@ -72,13 +73,29 @@ DIMENSIONS: dict[str, Field] = {
 }
 
 # Filters, keyed by their query parameter.
-PROJECT_IDS = Param("ProjectIds", "PROJECT IDS", "ids", "project_ids", id_prefix="proj_")
-USER_IDS = Param("UserIds", "USER IDS", "ids", "user_ids", id_prefix="user-")
-API_KEY_IDS = Param("ApiKeyIds", "API KEY IDS", "ids", "api_key_ids", id_prefix="key_")
-MODELS = Param("Models", "MODELS", "names", "models")
-BATCH = Param("Batch", "BATCH", "tristate", "batch", help="true: batch only; false: non-batch only")
+PROJECT_IDS = Param(
+    "ProjectIds", "PROJECT IDS", "ids", "project_ids", id_prefix="proj_", narrows="project_id"
+)
+USER_IDS = Param("UserIds", "USER IDS", "ids", "user_ids", id_prefix="user-", narrows="user_id")
+API_KEY_IDS = Param(
+    "ApiKeyIds", "API KEY IDS", "ids", "api_key_ids", id_prefix="key_", narrows="api_key_id"
+)
+MODELS = Param("Models", "MODELS", "names", "models", narrows="model")
+BATCH = Param(
+    "Batch",
+    "BATCH",
+    "tristate",
+    "batch",
+    help="true: batch only; false: non-batch only",
+    narrows="batch",
+)
 SOURCES = Param(
-    "Sources", "SOURCES", "enum", "sources", ("image.generation", "image.edit", "image.variation")
+    "Sources",
+    "SOURCES",
+    "enum",
+    "sources",
+    ("image.generation", "image.edit", "image.variation"),
+    narrows="source",
 )
 SIZES = Param(
     "Sizes",
@@ -86,12 +103,23 @@ SIZES = Param(
     "enum",
     "sizes",
     ("256x256", "512x512", "1024x1024", "1792x1792", "1024x1792"),
+    narrows="size",
 )
 CONTEXT_LEVELS = Param(
-    "ContextLevels", "CONTEXT LEVELS", "enum", "context_levels", ("low", "medium", "high")
+    "ContextLevels",
+    "CONTEXT LEVELS",
+    "enum",
+    "context_levels",
+    ("low", "medium", "high"),
+    narrows="context_level",
 )
 VECTOR_STORE_IDS = Param(
-    "VectorStoreIds", "VECTOR STORE IDS", "ids", "vector_store_ids", id_prefix="vs_"
+    "VectorStoreIds",
+    "VECTOR STORE IDS",
+    "ids",
+    "vector_store_ids",
+    id_prefix="vs_",
+    narrows="vector_store_id",
 )
 
 START_TIME = Param(

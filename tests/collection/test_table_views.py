@@ -97,11 +97,11 @@ def test_it_shows_names_with_the_raw_id_on_hover(staff_client, collected, emulat
 def test_it_reads_a_page_with_its_names_in_a_fixed_number_of_queries(
     staff_client, collected, django_assert_max_num_queries
 ):
-    """Session, user, connector, the page's rows, its totals, every name on it (projects,
-    users and keys together) and the task list: a page costs the same queries whatever
-    it shows."""
+    """Session, user, connector, what each task covered (which rows answer), the page's
+    rows, its totals, every name on it (projects, users and keys together) and the task
+    list: a page costs the same queries whatever it shows."""
     staff_client.get(url(collected))  # the first request keeps the user's time zone
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):
         html = staff_client.get(url(collected, sort="endTime")).content.decode()
     assert html.count('<span title="proj_') == 50 and html.count('<span title="key_') == 50
 
@@ -313,7 +313,7 @@ def test_it_shows_no_rows_and_zero_totals_for_a_search_nothing_matches(staff_cli
     response = staff_client.get(url(collected, q="no such thing anywhere"))
     html = response.content.decode()
     assert response.status_code == 200
-    assert "Totals of the 0 filtered rows" in html and "No rows match" in html
+    assert "Totals of the 0 rows" in html and "No rows match" in html
 
 
 def _cell(field, text: str):
@@ -470,6 +470,12 @@ def test_it_spans_the_tables_range_over_every_task_and_bucket_width(staff_client
     assert last == datetime(2026, 10, 12, 6, tzinfo=UTC)  # the hourly task's last bucket
     page = staff_client.get(reverse("connectors:table-list", args=[daily.connector_id]))
     row = page.content.decode().split('tables/completions/">completions</a>')[1].split("</tr>")[0]
-    assert f'<td class="num">{rows.count():,}</td>' in row
+    # Each day counted from one task: the daily task covers more days of the two
+    # (Oct 1-9 against Oct 5-12 06:00), so it answers its days, the hourly task the rest.
+    switch = datetime(2026, 10, 10, tzinfo=UTC)
+    answering = rows.filter(task=daily, start_time__lt=switch).count()
+    answering += rows.filter(task=hourly, start_time__gte=switch).count()
+    assert answering < rows.count()
+    assert f'<td class="num">{answering:,}</td>' in row
     assert f"{first:%Y-%m-%d %H:%M} → {last:%Y-%m-%d %H:%M}" in row
     assert daily.display_name in row and hourly.display_name in row
