@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.utils import timezone
 
@@ -33,14 +33,20 @@ def demo_setup(base_url: str) -> Connector:
 
 
 DEMO_TASKS = (
-    ("Completions by project and model, last 30 days", "completions", ["project_id", "model"]),
-    ("Costs by project and line item, last 30 days", "costs", ["project_id", "line_item"]),
+    ("Completions by project and model, since last month", "completions", ["project_id", "model"]),
+    ("Costs by project and line item, since last month", "costs", ["project_id", "line_item"]),
 )
 
 
+def demo_start(today: date) -> datetime:
+    """The first day of last month (UTC): the Overview can then compare this month with
+    last over days both have collected, from the first demo run on."""
+    previous = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    return datetime.combine(previous, time(), UTC)
+
+
 def _demo_tasks(connector: Connector) -> None:
-    midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    start = format_time(midnight - timedelta(days=30))
+    start = format_time(demo_start(timezone.now().astimezone(UTC).date()))
     for name, query_type, group_by in DEMO_TASKS:
         Task.objects.create(
             connector=connector,
