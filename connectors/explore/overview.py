@@ -8,7 +8,7 @@ from datetime import UTC, date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 
 from connectors.explore import datatables, planner
 from connectors.explore.charts import LABELS, TOP, chart_spec, over_time, query_buckets, top
@@ -49,7 +49,7 @@ def month_spend(connector: Connector, month: date, today: date) -> dict[str, Any
     end = (start + timedelta(days=32)).replace(day=1)
     query = datatables.TableQuery(STREAMS["costs"], "custom", midnight(previous), midnight(end))
     answer = datatables.answer(connector, query)
-    per_day = _daily_amounts(datatables.filtered(connector, query))
+    per_day, provisional = _daily_amounts(datatables.filtered(connector, query))
     answered = {d for part in answer.parts for d in _days(part.start, part.end)}
     whole = answered - answer.partial_days
     this_days = {d for d in answered if d >= start}
@@ -78,6 +78,8 @@ def month_spend(connector: Connector, month: date, today: date) -> dict[str, Any
         "last_missing": planner.day_ranges(_gaps(previous, start, answered)),
         "until": answer.until if answer.until and answer.until.date() >= start else None,
         "partial": planner.partial_words(answer),
+        "this_provisional": planner.day_ranges(_ranges(sorted(provisional & this_days))),
+        "last_provisional": planner.day_ranges(_ranges(sorted(provisional & last_days))),
         "this_complete": _days(start, end) <= whole,
         "last_complete": _days(previous, start) <= whole,
         "change": (this_cmp - last_cmp) / last_cmp * 100 if last_cmp else None,
@@ -87,10 +89,23 @@ def month_spend(connector: Connector, month: date, today: date) -> dict[str, Any
     }
 
 
-def _daily_amounts(costs: QuerySet) -> dict[date, Decimal]:
-    """The answering costs rows summed per UTC day (their buckets start at midnight)."""
-    grouped = costs.order_by().values("start_time").annotate(total=Total("amountValue"))
-    return {row["start_time"].astimezone(UTC).date(): Decimal(row["total"] or 0) for row in grouped}
+def _daily_amounts(costs: QuerySet) -> tuple[dict[date, Decimal], set[date]]:
+    """The answering costs rows summed per UTC day (their buckets start at midnight), and
+    the days holding a bucket OpenAI may still revise."""
+    grouped = (
+        costs.order_by()
+        .values("start_time")
+        .annotate(
+            total=Total("amountValue"), provisional_rows=Count("id", filter=Q(provisional=True))
+        )
+    )
+    amounts, provisional = {}, set()
+    for row in grouped:
+        day = row["start_time"].astimezone(UTC).date()
+        amounts[day] = Decimal(row["total"] or 0)
+        if row["provisional_rows"]:
+            provisional.add(day)
+    return amounts, provisional
 
 
 def _days(start: date, end: date) -> set[date]:

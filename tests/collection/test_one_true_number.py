@@ -166,6 +166,18 @@ def exported_total(client, connector, stream: str, **params) -> str:
     return last[header.index(METRIC[stream][0])]
 
 
+def midnight_text(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
+
+
+def chart(client, connector, stream: str, **params) -> dict:
+    table = STREAMS[stream].table
+    url = reverse("connectors:table-charts", args=[connector.pk, table])
+    html = client.get(url, {"preset": "all", **params}, headers=HTMX).content.decode()
+    found = re.search(r'<script id="chart-main" type="application/json">(.*?)</script>', html, re.S)
+    return json.loads(found[1])
+
+
 def top_list(client, connector, stream: str, column: str, **params) -> dict:
     table = STREAMS[stream].table
     url = reverse("connectors:table-charts", args=[connector.pk, table])
@@ -244,6 +256,20 @@ def test_it_answers_every_figure_from_one_task_per_day(
         assert list(tops.items())[: len(ranked[:10])] == ranked[:10]
     else:
         assert not tops, "a top list was drawn where no task can answer"
+
+    if stream == "completions" and days:  # the main chart, one series per metric
+        spec = chart(viewer_client, live_connector, stream, split="metric", **params)
+        inputs = next(series["y"] for series in spec["series"] if series["key"] == "inputTokens")
+        shown_days: dict[str, int] = {}  # hourly slots when the range is short: per day
+        for x, y in zip(spec["x"], inputs, strict=True):
+            if y:
+                shown_days[x[:10]] = shown_days.get(x[:10], 0) + y
+        expected_days = {}
+        for bucket in truth(emulator, stream, days, filters=filters):
+            used = sum(r["input_tokens"] for r in bucket["results"])
+            if used:
+                expected_days[midnight_text(bucket["start_time"])] = used
+        assert shown_days == expected_days
 
     if stream == "costs" and not project:
         spend = overview.month_spend(live_connector, date(2026, 10, 1), END)
