@@ -1,13 +1,14 @@
 from django.urls import path
 
 from connectors import views, views_runs, views_settings
-from connectors.explore import views_charts, views_tables
+from connectors.explore import views_charts, views_organizations, views_tables
 
 app_name = "connectors"
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("settings/", views_settings.preferences, name="preferences"),
+    path("overview/", views_organizations.overview_all, name="overview-all"),
     path("connectors/", views.connector_list, name="connector-list"),
     path("connectors/add/", views.connector_catalogue, name="connector-catalogue"),
     path("connectors/add/<slug:kind>/", views.connector_add, name="connector-add"),

@@ -86,6 +86,8 @@ def month_spend(connector: Connector, month: date, today: date) -> dict[str, Any
         "compared_this": planner.day_ranges(_ranges(compared_this)),
         "compared_last": planner.day_ranges(_ranges(compared_last)),
         "compared_all": complete,
+        "this_compared": this_cmp,
+        "last_compared": last_cmp,
     }
 
 

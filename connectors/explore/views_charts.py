@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -11,6 +9,7 @@ from django.utils import timezone
 
 from connectors.access import connector_for
 from connectors.explore import charts, datatables, overview
+from connectors.explore.views_organizations import month_param
 from connectors.explore.views_tables import stream_or_404
 
 
@@ -34,21 +33,10 @@ def table_charts(request: HttpRequest, pk: int, table: str) -> HttpResponse:
 def connector_overview(request: HttpRequest, pk: int) -> HttpResponse:
     connector = connector_for(request, pk)
     today = timezone.now().date()
-    month, problems = _month(request.GET.get("month", ""), today)
+    month, problems = month_param(request.GET.get("month", ""), today)
     context = {
         "connector": connector,
         "problems": problems,
         **overview.overview(connector, month, today),
     }
     return render(request, "connectors/connector_overview.html", context)
-
-
-def _month(text: str, today: date) -> tuple[date, list[str]]:
-    """The month the overview shows (`YYYY-MM`, UTC); this month when empty or invalid."""
-    text = text.strip()[:20]
-    if not text:
-        return today.replace(day=1), []
-    try:
-        return date.fromisoformat(f"{text[:7]}-01"), []
-    except ValueError:
-        return today.replace(day=1), [f"“{text}” is not a month (YYYY-MM); showing this month."]

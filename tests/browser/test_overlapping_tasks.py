@@ -81,3 +81,9 @@ def test_it_shows_one_true_spend_for_overlapping_tasks(
     answer = page.inner_text("[data-answer]")
     assert "Costs by project" in answer and "each day is counted from one task only" in answer
     shot("2-costs-table")
+
+    page.click("nav >> text=All organizations")
+    page.goto(f"{live_server.url}/overview/?month=2026-10")
+    assert page.inner_text("#spend-this-total") == money(october)
+    assert page.inner_text(f"#spend-this-{connector.pk}") == money(october)
+    shot("3-all-organizations")

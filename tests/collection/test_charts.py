@@ -330,6 +330,9 @@ def test_it_explains_a_bad_month_instead_of_failing(viewer_client, costs_task):
     response = viewer_client.get(url, {"month": "someday"})
     assert response.status_code == 200
     assert "is not a month" in response.content.decode()
+    for month in ("0001-01", "9999-12"):  # the month before or after has no date
+        response = viewer_client.get(url, {"month": month})
+        assert response.status_code == 200 and "is out of range" in response.content.decode()
 
 
 def test_it_asks_anonymous_visitors_to_log_in(client, connector):
