@@ -67,6 +67,15 @@ HOUR_HEAD = ("taskId", "connectorId", "startTime", "endTime", "bucketWidth")
 COMBO = ("rowKey", "projectId", "userId", "apiKeyId", "model", "batch", "serviceTier")
 HOUR_TAIL = ("object", "firstFetchedAt", "lastFetchedAt", "lastChangedAt", "provisional", "extra")
 COLUMNS = (*HOUR_HEAD, *COMBO, *HOUR_TAIL, *METRICS, *UNSET_METRICS)
+WIDTH = "1h"
+# What the seed's task asks for, so the planner sees rows of that grain: every dimension
+# the rows carry, 1h buckets, no filters.
+GROUP_BY = ["project_id", "user_id", "api_key_id", "model", "batch", "service_tier"]
+TASK_PARAMETERS = {
+    "type": STREAM,
+    f"{STREAM}-BucketWidth": WIDTH,
+    f"{STREAM}-GroupBy": GROUP_BY,
+}
 
 
 @dataclass(frozen=True)
@@ -123,7 +132,7 @@ def _hour_texts(plan: Plan, hour: int, task_id: int, connector_id: int) -> tuple
     end = start + timedelta(hours=1)
     fetched = _stamp(end + timedelta(minutes=7))
     provisional = "t" if hour >= plan.hours - PROVISIONAL_HOURS else "f"
-    head = f"{task_id}\t{connector_id}\t{_stamp(start)}\t{_stamp(end)}\t1h\t"
+    head = f"{task_id}\t{connector_id}\t{_stamp(start)}\t{_stamp(end)}\t{WIDTH}\t"
     tail = (
         f"\torganization.usage.completions.result\t{fetched}\t{fetched}\t{fetched}"
         f"\t{provisional}\t\\N\t"
@@ -219,6 +228,38 @@ def _copy(cursor, table: str, columns: str, plan: Plan, ids, deadline: float) ->
                 print(f"  {done:>11,} rows  {rate:,.0f} rows/s", flush=True)
             if time.perf_counter() > deadline:
                 raise TimeoutError("The seed took too long; it was rolled back.")
+
+
+def cover(task, fetched_at: datetime) -> int:
+    """The Coverage the task's rows imply, as the collector writes it with each page: per
+    stream and bucket width, one span from its first bucket's start to its last bucket's
+    end (the seed's hours are contiguous). Written unless the task has some already;
+    returns the spans written."""
+    from connectors.models import USAGE_TABLES, Coverage
+    from connectors.openai.streams import STREAMS
+
+    if Coverage.objects.filter(task=task).exists():
+        return 0
+    spans = []
+    for stream, model in USAGE_TABLES.items():
+        for width in STREAMS[stream].bucket_widths:  # each end read on the natural key
+            rows = model.objects.filter(task=task, bucket_width=width)
+            first = rows.order_by("start_time").values_list("start_time", flat=True).first()
+            if first is None:
+                continue
+            last = rows.order_by("-start_time").values_list("end_time", flat=True).first()
+            spans.append(
+                Coverage(
+                    task=task,
+                    stream=stream,
+                    bucket_width=width,
+                    start=first,
+                    end=last,
+                    fetched_at=fetched_at,
+                )
+            )
+    Coverage.objects.bulk_create(spans)
+    return len(spans)
 
 
 def directory(connector, now: datetime) -> None:

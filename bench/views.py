@@ -2,7 +2,11 @@
 
 Seeds the completions table with a year of 1h buckets (20 projects x 15 models x 60
 users, 10 million rows by default, loaded with COPY; skipped when the table already holds
-exactly that seed), then measures, in this process, with Django's test Client and a
+exactly that seed) for one task grouped by every dimension the rows carry, records the
+Coverage those rows imply (as the collector does with each page: without it the planner
+finds no task that collected anything; a seed from before coverage gets it added), fills
+and ANALYZEs the rollups, then checks that the pages show figures (a totals row, no
+"cannot be answered") and measures, in this process, with Django's test Client and a
 logged-in staff user:
 
 - the table view (`connectors:table-detail`): the first page (last 30 days, newest
@@ -107,7 +111,15 @@ def _connector_and_task():
         connector.save()
     task = connector.tasks.filter(query_type="completions").first()
     if task is None:
-        task = Task.objects.create(connector=connector, query_type="completions", parameters={})
+        task = Task.objects.create(
+            connector=connector, query_type="completions", parameters=data.TASK_PARAMETERS
+        )
+    elif task.parameters != data.TASK_PARAMETERS:
+        # A task of an older seed asked for nothing: the planner would read its rows as
+        # ungrouped. Its rows are of this grain, so say so (an update, not a save through
+        # the form, which would forget rows of a changed grain).
+        Task.objects.filter(pk=task.pk).update(parameters=data.TASK_PARAMETERS)
+        task.refresh_from_db()
     return connector, task
 
 
@@ -126,7 +138,8 @@ def _seed(connector, task, rows: int, database_url: str) -> None:
 
     from bench import _views_data as data
 
-    plan = data.Plan(rows, datetime.now(UTC).replace(minute=0, second=0, microsecond=0))
+    seeded_at = datetime.now(UTC)
+    plan = data.Plan(rows, seeded_at.replace(minute=0, second=0, microsecond=0))
     plan = data.Plan(rows, plan.end + timedelta(hours=1))  # the current hour is the last
     print(f"Seeding {rows:,} rows ({plan.per_hour} per hour, {plan.start} → {plan.end}) …")
     began = time.perf_counter()
@@ -135,9 +148,11 @@ def _seed(connector, task, rows: int, database_url: str) -> None:
     columns = {f.column for f in _usage_model()._meta.concrete_fields if not f.primary_key}
     assert columns == set(data.COLUMNS), f"the seed misses {columns ^ set(data.COLUMNS)}"
     with psycopg.connect(database_url) as conn:
+        _forget_derived(conn, task)
         data.load(conn, table, plan, (task.pk, connector.pk), began + SEED_TIMEOUT)
         conn.autocommit = True
         conn.execute(f'VACUUM ANALYZE "{table}"')
+    data.cover(task, seeded_at)
     data.directory(connector, plan.end)
     connector.directory_refreshed_at = plan.end
     connector.description = f"seed:{rows}:{plan.start.isoformat()}:{plan.end.isoformat()}"
@@ -145,15 +160,54 @@ def _seed(connector, task, rows: int, database_url: str) -> None:
     print(f"Seeded in {time.perf_counter() - began:.0f} s.")
 
 
+def _forget_derived(conn, task) -> None:
+    """What an earlier seed left beside the rows: the rollups (only the seed's task
+    writes them here) and the task's coverage, rewritten after the load. Emptied first,
+    so an interrupted seed leaves none that would not match the rows."""
+    from connectors.models import DAILY_BY_TABLES, DAILY_TABLES, Coverage
+
+    tables = (DAILY_BY_TABLES["completions"], DAILY_TABLES["completions"])
+    rollups = ", ".join(f'"{t._meta.db_table}"' for t in tables)
+    with conn.transaction():
+        conn.execute(f"TRUNCATE {rollups}")
+        conn.execute(f'DELETE FROM "{Coverage._meta.db_table}" WHERE "task_id" = %s', [task.pk])
+
+
 def _prepare(rows: int, database_url: str):
+    from bench import _views_data as data
+
     connector, task = _connector_and_task()
     if _seeded(connector, rows):
         print(f"The table already holds the {rows:,}-row seed ({connector.description}).")
+        # A seed from before coverage was recorded: the spans its rows imply, stamped
+        # with the seed's time (its directory was refreshed then).
+        seeded_at = min(connector.directory_refreshed_at or datetime.now(UTC), datetime.now(UTC))
+        if written := data.cover(task, seeded_at):
+            print(f"Recorded the seed's coverage ({written} span).")
     else:
         _seed(connector, task, rows, database_url)
         connector.refresh_from_db()
     _roll_up(task)
+    _analyze()
     return connector
+
+
+def _analyze() -> None:
+    """Fresh statistics for the rollups and the coverage, as autovacuum keeps them on a
+    live database (this server may run without it: the seed's own ANALYZE covers only
+    the rows). Without them Postgres guesses one row for a task's days in
+    `{table}DailyBy` and reads every dimension's rows through the (taskId, bucketWidth,
+    day) index: 10x slower."""
+    from django.db import connection
+
+    from connectors.models import DAILY_BY_TABLES, DAILY_TABLES, Coverage
+
+    began = time.perf_counter()
+    tables = (DAILY_TABLES["completions"], DAILY_BY_TABLES["completions"], Coverage)
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f'ANALYZE "{table._meta.db_table}"')
+    print(f"Analyzed the rollups and coverage in {time.perf_counter() - began:.1f} s.")
 
 
 def _roll_up(task) -> None:
@@ -288,23 +342,29 @@ def _table_query(connector, params: dict[str, str]):
     return datatables.parse_query(stream, get, timezone.now().date())
 
 
-def _deep_cursor(connector, params: dict[str, str], page: int) -> str:
-    """The `after` cursor that opens page `page` of the default order: one OFFSET query."""
+def _deep_cursor(connector, params: dict[str, str], page: int) -> tuple[int, str]:
+    """The `after` cursor that opens page `page` of the default order (one OFFSET query),
+    or the last full page when the range holds fewer pages (a small --rows): (page, cursor)."""
     from connectors.explore import datatables
 
     query = _table_query(connector, params)
     rows = datatables.filtered(connector, query).order_by("-start_time", "-id")
-    start, pk = rows.values_list("start_time", "id")[(page - 1) * datatables.PAGE_SIZE - 1]
-    return datatables._encode(start, pk)
+    rows = rows.values_list("start_time", "id")
+    page = min(page, rows[: page * datatables.PAGE_SIZE].count() // datatables.PAGE_SIZE)
+    if page < 2:
+        raise SystemExit("The last 30 days answer fewer than two pages of rows: nothing is timed.")
+    start, pk = rows[(page - 1) * datatables.PAGE_SIZE - 1]
+    return page, datatables._encode(start, pk)
 
 
 def _page_scenarios(connector) -> dict[str, dict[str, str]]:
     from bench import _views_data as data
 
     project, model = data.project_id(3), data.model_name(1)
+    deep, cursor = _deep_cursor(connector, {}, DEEP_PAGE)
     return {
         "first page (last 30 days)": {},
-        f"page {DEEP_PAGE:,} (last 30 days)": {"after": _deep_cursor(connector, {}, DEEP_PAGE)},
+        f"page {deep:,} (last 30 days)": {"after": cursor},
         "filtered: project + model": {"project": project, "model": model},
         "sorted: -inputTokens": {"sort": "-inputTokens"},
         "search: q=Project 03": {"q": "Project 03"},
@@ -329,16 +389,34 @@ def _pages(connector, repeat: int) -> list[Result]:
 
     url = reverse("connectors:table-detail", args=[connector.pk, "completions"])
     client = _client()
+    _shows_figures("first page", _getter(client, url, {})(), '<tr class="totals">')
     results = []
     for name, params in _page_scenarios(connector).items():
         print(f"  page: {name} …", flush=True)
+        _shows_figures(name, _getter(client, url, params)(), '<tr class="totals">')
         result = Result("page", name, PAGE_TARGET_MS)
         results.append(_measure(result, _getter(client, url, params), repeat))
     print("  page: Tables (every table's count, range, last update) …", flush=True)
     tables = reverse("connectors:table-list", args=[connector.pk])
+    rows = f'<td class="num">{_usage_model().objects.filter(connector=connector).count():,}</td>'
+    _shows_figures("Tables", _getter(client, tables, {})(), rows)
     result = Result("page", "Tables (the connector's table list)", PAGE_TARGET_MS)
     results.append(_measure(result, _getter(client, tables, {}), repeat))
     return results
+
+
+UNANSWERED = ("cannot be answered", "Not collected by any task")
+
+
+def _shows_figures(name: str, response, expected: str) -> None:
+    """Before timing a page: it shows figures (`expected` is in it), not the planner's
+    words for figures no task answers (a seed without coverage would time empty pages)."""
+    text = response.content.decode()
+    said = [words for words in UNANSWERED if words in text]
+    if expected not in text or said:
+        why = [f"{expected!r} is not in it"] if expected not in text else []
+        why += [f"it says {words!r}" for words in said]
+        raise SystemExit(f"{name}: the page shows no figures ({'; '.join(why)}); nothing is timed.")
 
 
 def _floor(connector, repeat: int) -> Result:
@@ -373,10 +451,14 @@ def _totals(connector, repeat: int) -> list[Result]:
 
     results = []
     for preset in ("last30", "all"):
-        query = _table_query(connector, {"preset": preset})
 
-        def call(query=query) -> Any:
-            return datatables.totals(connector, query)
+        def call(preset=preset) -> Any:  # a new query each time, as a request parses one:
+            # its planner answer (and the Coverage read behind it) is not cached across calls
+            return datatables.totals(connector, _table_query(connector, {"preset": preset}))
+
+        totals = call()
+        if not totals["rows"]:
+            raise SystemExit(f"totals ({preset}): no rows answer them; nothing is timed.")
 
         print(f"  totals: {preset} …", flush=True)
         result = Result("totals", f"totals ({preset})", PAGE_TARGET_MS)
@@ -414,38 +496,41 @@ def _charts(connector, repeat: int) -> list[Result]:
     return results
 
 
-TIMED = {"buckets", "over_time", "top", "table_charts"}
+TIMED = {"buckets", "query_buckets", "over_time", "top", "table_charts"}
 
 
 def _chart_calls(charts, connector, params: dict[str, str]) -> dict[str, Callable]:
-    """One call per chart a table page draws, as `charts.table_charts` makes them."""
-    from connectors.explore import datatables
-
-    query = _table_query(connector, params)
-    rows = datatables.filtered(connector, query)
-    rollup = partial(datatables.summed, connector, query)
-    stream = query.stream
+    """One call per chart a table page draws, as `charts.table_charts` makes them. Each
+    call starts from a new query, as a request does: the planner's answers (the Coverage
+    read and the choice of rows) are part of every selector's time, never cached from
+    an earlier call. `buckets` is that alone (`charts.query_buckets`: no row is read)."""
+    stream = _table_query(connector, params).stream
     metrics = stream.main_metrics
-    found = charts.buckets(rows, rollup)  # its own timing is `buckets` below
+
+    def found():
+        found = charts.query_buckets(connector, _table_query(connector, params))
+        if found is None:
+            raise RuntimeError(f"no task answers the charts of {params or 'the last 30 days'}")
+        return found
+
+    found()  # fails here, before any timing, when no task answers
     return {
-        "buckets": lambda: charts.buckets(rows, rollup),
-        "over_time tokens by model": lambda: charts.over_time(connector, found, metrics, "model"),
+        "buckets": found,
+        "over_time tokens by model": lambda: charts.over_time(connector, found(), metrics, "model"),
         "over_time requests by model": lambda: charts.over_time(
-            connector, found, ("numModelRequests",), "model"
+            connector, found(), ("numModelRequests",), "model"
         ),
         **{
             f"top {column}": partial(_top, charts, connector, found, column, metrics)
             for column in ("projectId", "model", "userId")
         },
-        "table_charts (all of them)": lambda: charts.table_charts(
-            connector, stream, rows, rollup=rollup
-        ),
+        "table_charts (all of them)": lambda: charts.table_charts(connector, stream, found()),
         "HTTP table-charts view": _chart_view(connector, params),
     }
 
 
 def _top(charts, connector, found, column: str, metrics: tuple[str, ...]) -> list[dict]:
-    return charts.top(connector, found.summed(column), column, metrics)
+    return charts.top(connector, found().summed(column), column, metrics)
 
 
 def _chart_view(connector, params: dict[str, str]) -> Callable:
@@ -456,7 +541,9 @@ def _chart_view(connector, params: dict[str, str]) -> Callable:
         url = reverse("connectors:table-charts", args=[connector.pk, "completions"])
     except NoReverseMatch as error:
         return lambda error=error: _raise(error)
-    return _getter(_client(), url, params, HTTP_HX_REQUEST="true")
+    get = _getter(_client(), url, params, HTTP_HX_REQUEST="true")
+    _shows_figures(f"charts of {params or 'the last 30 days'}", get(), "chart-main")
+    return get
 
 
 def _raise(error: Exception) -> None:
@@ -467,6 +554,10 @@ def _connector_calls(overview, connector) -> dict[str, Callable]:
     from django.utils import timezone
 
     today = timezone.now().date()
+    shown = overview.overview(connector, today.replace(day=1), today)
+    tokens = [a for a in shown["answers"] if "tokens" in a["title"]]  # the seed has no costs
+    if not tokens or any(not a["answer"].answered or a["missing"] for a in tokens):
+        raise SystemExit("overview: its completions top lists have no task answering them.")
     return {
         "overview (this month)": lambda: overview.overview(connector, today.replace(day=1), today),
         "task_health": lambda: overview.task_health(connector),

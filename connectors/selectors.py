@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Count, Max, QuerySet, Sum
 
 from connectors.catalogue import CATALOGUE, ConnectorType
-from connectors.explore import datatables
+from connectors.explore import datatables, planner
 from connectors.models import Connector, Task
 from connectors.openai.plan import Estimate, estimate, stream_queries
 from connectors.openai.streams import UsageStream
@@ -34,13 +34,18 @@ def task_estimates(task: Task, now: datetime) -> tuple[list[Estimate], int]:
     return estimates, sum(e.requests for e in estimates)
 
 
-def table_summary(connector: Connector, stream: UsageStream, tasks: list[Task]) -> dict[str, Any]:
+def table_summary(
+    connector: Connector,
+    stream: UsageStream,
+    tasks: list[Task],
+    found: list[planner.Dataset] | None = None,
+) -> dict[str, Any]:
     """A table's rows answering its default question (all time, each day from one task:
     never two overlapping tasks' rows added), the time its tasks have collected, when its
     rows were last fetched and, per task, what it holds. From the rollups and the
     coverage records, never a pass over the rows (costs, which has no rollup, counts
     its daily rows)."""
-    query = datatables.TableQuery(stream, preset="all")
+    query = datatables.TableQuery(stream, preset="all", datasets=found)
     answer = datatables.answer(connector, query)
     rollup = datatables.summed(connector, query)
     if rollup is not None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any
 
 from django.db.models import Q
@@ -61,9 +62,11 @@ class Dataset:
     def fetched_at(self) -> datetime:
         return max(fetched for _, _, fetched in self.spans)
 
+    @cached_property
     def days(self) -> tuple[set[date], dict[date, tuple[datetime, datetime]]]:
         """The UTC days it covers whole, and the days it covers in part: {day: the
-        longest [start, end) of it covered}."""
+        longest [start, end) of it covered}. Worked out once per dataset: a page asks
+        several questions of the same datasets."""
         whole: set[date] = set()
         partial: dict[date, tuple[datetime, datetime]] = {}
         for start, end, _ in self.spans:
@@ -182,19 +185,27 @@ class Answer:
 
 def datasets(connector: Connector, stream: UsageStream) -> list[Dataset]:
     """Every dataset of `stream` the connector's tasks hold: one query."""
-    spans: dict[tuple[int, str], list] = defaultdict(list)
+    return every_dataset(connector, [stream]).get(stream.type, [])
+
+
+def every_dataset(connector: Connector, streams: list[UsageStream]) -> dict[str, list[Dataset]]:
+    """{stream type: its datasets} for several streams at once, in one query."""
+    spans: dict[tuple[str, int, str], list] = defaultdict(list)
     tasks: dict[int, Task] = {}
-    coverage = Coverage.objects.filter(task__connector=connector, stream=stream.type)
+    coverage = Coverage.objects.filter(
+        task__connector=connector, stream__in=[s.type for s in streams]
+    )
     for span in coverage.select_related("task").order_by("start"):
         tasks[span.task_id] = span.task
-        spans[(span.task_id, span.bucket_width)].append((span.start, span.end, span.fetched_at))
-    found = []
-    for (task_id, width), covered in spans.items():
-        task = tasks[task_id]
-        grain = _grain(task, stream)
+        key = (span.stream, span.task_id, span.bucket_width)
+        spans[key].append((span.start, span.end, span.fetched_at))
+    by_type = {s.type: s for s in streams}
+    found: dict[str, list[Dataset]] = defaultdict(list)
+    for (kind, task_id, width), covered in spans.items():
+        grain = _grain(tasks[task_id], by_type[kind])
         if grain is not None:
-            found.append(Dataset(task, width, *grain, tuple(covered)))
-    return found
+            found[kind].append(Dataset(tasks[task_id], width, *grain, tuple(covered)))
+    return dict(found)
 
 
 def _grain(task: Task, stream: UsageStream) -> tuple[frozenset, dict] | None:
@@ -218,7 +229,7 @@ def answer(question: Question, found: list[Dataset], now: datetime | None = None
     able = [d for d in found if d.answers(question)]
     if question.task_id is not None:
         found = [d for d in found if d.task.pk == question.task_id]
-    days_of = {id(d): d.days() for d in found}
+    days_of = {id(d): d.days for d in found}
     start, end = _range(question, found, days_of, now)
     result = Answer(question, [], [])
     if start is None or end <= start:

@@ -17,7 +17,9 @@ from connectors.openai.streams import UsageStream
 def table_list(request: HttpRequest, pk: int) -> HttpResponse:
     connector = connector_for(request, pk)
     tasks = list(connector.tasks.all())
-    tables = [selectors.table_summary(connector, s, tasks) for s in datatables.usage_streams()]
+    streams = datatables.usage_streams()
+    found = planner.every_dataset(connector, streams)  # what every task collected: one query
+    tables = [selectors.table_summary(connector, s, tasks, found.get(s.type, [])) for s in streams]
     context = {"connector": connector, "tables": tables}
     return render(request, "connectors/table_list.html", context)
 
