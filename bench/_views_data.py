@@ -235,12 +235,13 @@ def cover(task, fetched_at: datetime) -> int:
     stream and bucket width, one span from its first bucket's start to its last bucket's
     end (the seed's hours are contiguous). Written unless the task has some already;
     returns the spans written."""
+    from connectors import coverage
     from connectors.models import USAGE_TABLES, Coverage
     from connectors.openai.streams import STREAMS
 
     if Coverage.objects.filter(task=task).exists():
         return 0
-    spans = []
+    written = 0
     for stream, model in USAGE_TABLES.items():
         for width in STREAMS[stream].bucket_widths:  # each end read on the natural key
             rows = model.objects.filter(task=task, bucket_width=width)
@@ -248,18 +249,9 @@ def cover(task, fetched_at: datetime) -> int:
             if first is None:
                 continue
             last = rows.order_by("-start_time").values_list("end_time", flat=True).first()
-            spans.append(
-                Coverage(
-                    task=task,
-                    stream=stream,
-                    bucket_width=width,
-                    start=first,
-                    end=last,
-                    fetched_at=fetched_at,
-                )
-            )
-    Coverage.objects.bulk_create(spans)
-    return len(spans)
+            coverage.cover(task.pk, stream, width, first, last, fetched_at)
+            written += 1
+    return written
 
 
 def directory(connector, now: datetime) -> None:

@@ -54,7 +54,7 @@ def table_summary(
         rows = datatables.filtered(connector, query)
         span = rows.aggregate(count=Count("id"), updated=Max("last_fetched_at"))
     span["count"] = span["count"] or 0
-    found = query.datasets or []
+    found = query.datasets  # read by `answer` when the caller had not
     span["first"] = min((d.spans[0][0] for d in found), default=None)
     span["last"] = max((end for d in found for _, end, _ in d.spans), default=None)
     feeding = [t for t in tasks if t.query_type in (stream.type, "all", "generic")]

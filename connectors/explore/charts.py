@@ -4,16 +4,16 @@ never rows.
 Every selector takes a filtered QuerySet (`datatables.filtered`), so a chart shows exactly
 the rows the table lists, and answers with a few GROUP BY queries returning plain lists
 and dicts. Times are truncated in SQL (UTC) to a grain that keeps each series under
-MAX_POINTS points. A table may hold buckets of several widths (a 1d and a 1h task):
-charts read one width only, so nothing is counted twice. Sums at day grain come from the
-smallest rollup able to answer them (`datatables.summed`), never from the rows.
+MAX_POINTS points. Each day's rows come from the one task the planner picks for the
+chart's grouping (`datatables.answer`), so tasks that overlap never count twice. Sums at
+day grain come from the smallest rollup able to answer them (`datatables.summed`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -32,9 +32,9 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce, Trunc
 
-from connectors.explore import datatables, planner
-from connectors.explore.datatables import midnight
+from connectors.explore import datatables
 from connectors.explore.names import NAMED, names_of
+from connectors.explore.planner import midnight
 from connectors.explore.sums import Total
 from connectors.models import Connector
 from connectors.openai.streams import WIDTH_SECONDS, UsageStream
@@ -73,21 +73,23 @@ Summed = Callable[[str | None], QuerySet | None]
 class Buckets:
     """The rows answering a chart's question, and the time grain their charts use."""
 
-    rows: QuerySet
+    planned: Callable[[str | None], QuerySet]  # the rows answering a grouping by `by`
+    rollup: Summed  # the rollup rows answering it, None for a table without rollups
     width: str  # the widest bucket width among the answering rows
     grain: str
     step: int  # seconds per point of the time axis
-    others: list[str] = field(default_factory=list)  # kept for the template: always empty
-    rollup: Summed | None = None
-    planned: Callable[[str | None], QuerySet] | None = None  # the rows answering `by`
+
+    @property
+    def rows(self) -> QuerySet:
+        return self.planned(None)
 
     def rolled_up(self, by: str | None = None) -> QuerySet | None:
         """The rollup rows holding the sums per day grouped by `by`; None without one."""
-        return self.rollup(by) if self.rollup is not None else None
+        return self.rollup(by)
 
     def rows_by(self, by: str | None = None) -> QuerySet:
         """The rows answering a question grouped by `by` (each day from one task)."""
-        return self.planned(by) if self.planned is not None else self.rows
+        return self.planned(by)
 
     def summed(self, by: str | None = None) -> QuerySet:
         """The fewest rows holding the same sums grouped by `by`: a rollup where the
@@ -96,14 +98,12 @@ class Buckets:
         return self.rows_by(by) if rows is None else rows
 
 
-def buckets(
-    rows: QuerySet,
-    answer: planner.Answer,
-    rollup: Summed | None = None,
-    planned: Callable[[str | None], QuerySet] | None = None,
-) -> Buckets | None:
-    """The finest time grain that draws the answering rows: no finer than the widest
-    bucket among them (a 1d bucket has no hours), at most MAX_POINTS points."""
+def query_buckets(connector: Connector, query: datatables.TableQuery) -> Buckets | None:
+    """The chart rows of a table query (for each grouping, the rows of the tasks that
+    answer it, summed from the smallest rollup that can) and the finest time grain that
+    draws them: no finer than the widest bucket among them (a 1d bucket has no hours),
+    at most MAX_POINTS points. None when no task answers."""
+    answer = datatables.answer(connector, query)
     if not answer.answered:
         return None
     width = max(answer.widths(), key=WIDTH_SECONDS.__getitem__)
@@ -112,17 +112,12 @@ def buckets(
         ((g, s) for g, s in GRAINS if s >= WIDTH_SECONDS[width] and seconds / s <= MAX_POINTS),
         GRAINS[-1],
     )
-    return Buckets(rows, width, grain, step, [], rollup, planned)
-
-
-def query_buckets(connector: Connector, query: datatables.TableQuery) -> Buckets | None:
-    """The chart rows of a table query: for each grouping, the rows of the tasks that
-    answer it (`datatables.answer`), summed from the smallest rollup that can."""
-    return buckets(
-        datatables.filtered(connector, query),
-        datatables.answer(connector, query),
+    return Buckets(
+        partial(datatables.filtered, connector, query, False),
         partial(datatables.summed, connector, query),
-        lambda by: datatables.filtered(connector, query, by=by),
+        width,
+        grain,
+        step,
     )
 
 
@@ -290,7 +285,7 @@ def table_charts(
     options = split_options(stream)
     split = split if split in options else next(iter(options), "")
     choices = [(value, LABELS.get(column, "input / output")) for value, column in options.items()]
-    result = {"split": split, "split_choices": choices, "charts": [], "width": "", "others": []}
+    result = {"split": split, "split_choices": choices, "charts": []}
     if found is None:
         return result
     metrics, by = stream.main_metrics, options.get(split) or None
@@ -307,7 +302,7 @@ def table_charts(
             items = top(connector, found.summed(column), column, metrics)
             title = f"Top {LABELS[column]}s by {label}"
             charts.append(chart_spec(f"chart-top-{column}", title, "top", metrics, items=items))
-    return result | {"charts": charts, "width": found.width, "others": found.others}
+    return result | {"charts": charts}
 
 
 def _over_time_chart(connector, found: Buckets, chart_id: str, label: str, metrics, by):

@@ -10,13 +10,14 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet, Sum
 
 from connectors.explore import metric_order, planner
+from connectors.explore.planner import midnight
 from connectors.explore.sums import Total
 from connectors.models import (
     DAILY_BY_TABLES,
@@ -55,11 +56,6 @@ def usage_streams() -> list[UsageStream]:
 
 def stream_for_table(table: str) -> UsageStream | None:
     return next((s for s in usage_streams() if s.table == table), None)
-
-
-def midnight(day: date) -> datetime:
-    """The start of a UTC day."""
-    return datetime.combine(day, time(), UTC)
 
 
 def preset_range(preset: str, today: date) -> tuple[datetime | None, datetime | None]:
@@ -410,11 +406,7 @@ def summed(connector: Connector, query: TableQuery, by: str | None = None) -> Qu
     rollups (costs). Both have the rows' metric columns, `rowCount` and `provisionalRows`."""
     if query.stream.type not in DAILY_TABLES:
         return None
-    involved = set(query.dims) | ({by} if by else set())
-    if query.batch is not None:
-        involved.add("batch")
-    if query.q:
-        involved |= set(text_matches(connector, query))
+    involved = answer(connector, query, by).question.involved
     dims = by_dimensions(query.stream)
     if len(involved) > 1 or not involved <= set(dims):
         return filtered(connector, query, daily=True, by=by)

@@ -17,7 +17,7 @@ from typing import Any
 from django.db.models import Max
 
 from connectors.explore import charts, datatables, overview, planner
-from connectors.explore.datatables import midnight
+from connectors.explore.planner import midnight
 from connectors.models import Connector, Coverage
 from connectors.openai.streams import STREAMS
 
@@ -28,9 +28,10 @@ EVERY = 10**9  # as a limit: every model, summed across organizations before ran
 def organizations(month: date, today: date) -> dict[str, Any]:
     """Everything the page shows for `month` (UTC), read one connector at a time."""
     connectors = list(Connector.objects.order_by("name", "id"))
-    rows = [spend_row(c, month, today) for c in connectors]
+    found = {c.pk: planner.datasets(c, STREAMS["costs"]) for c in connectors}
+    rows = [spend_row(c, month, today, found[c.pk]) for c in connectors]
     start, end = month_days(month, today)
-    costs = [_month_costs(c, start, end) for c in connectors]
+    costs = [_month_costs(c, start, end, found[c.pk]) for c in connectors]
     return {
         "month": start,
         "previous": (start - timedelta(days=1)).replace(day=1),
@@ -54,10 +55,12 @@ def month_days(month: date, today: date) -> tuple[date, date]:
 # --- spend ------------------------------------------------------------------------
 
 
-def spend_row(connector: Connector, month: date, today: date) -> dict[str, Any]:
+def spend_row(
+    connector: Connector, month: date, today: date, found: list[planner.Dataset]
+) -> dict[str, Any]:
     """The connector's `overview.month_spend`, and whether any day of each month is
     answered: a month with none shows no figure rather than $0."""
-    spend = overview.month_spend(connector, month, today)
+    spend = overview.month_spend(connector, month, today, found)
     parts = spend["answer"].parts
     return {
         "connector": connector,
@@ -106,8 +109,12 @@ class MonthCosts:
     answers: dict[str, planner.Answer]  # "projects" / "models" → the answer
 
 
-def _month_costs(connector: Connector, start: date, end: date) -> MonthCosts:
-    query = datatables.TableQuery(STREAMS["costs"], "custom", midnight(start), midnight(end))
+def _month_costs(
+    connector: Connector, start: date, end: date, found: list[planner.Dataset]
+) -> MonthCosts:
+    query = datatables.TableQuery(
+        STREAMS["costs"], "custom", midnight(start), midnight(end), datasets=found
+    )
     found = charts.query_buckets(connector, query)
     projects, models = [], {}
     if found is not None:

@@ -12,7 +12,7 @@ from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 
 from connectors.explore import datatables, planner
 from connectors.explore.charts import LABELS, TOP, chart_spec, over_time, query_buckets, top
-from connectors.explore.datatables import midnight
+from connectors.explore.planner import midnight
 from connectors.explore.sums import Total
 from connectors.models import USAGE_TABLES, Connector, RunStatus, TaskRun
 from connectors.models.runs import ACTIVE
@@ -38,23 +38,28 @@ def top_models_by_cost(costs: QuerySet, limit: int = TOP) -> list[dict]:
     return [{"key": name, "name": name, "value": value} for name, value in ranked]
 
 
-def month_spend(connector: Connector, month: date, today: date) -> dict[str, Any]:
+def month_spend(
+    connector: Connector, month: date, today: date, found: list[planner.Dataset] | None = None
+) -> dict[str, Any]:
     """Spend in `month` and in the month before (UTC days), each day from the one costs
     task that answers it (`planner`), and the change between them over the days both
     months have whole: every day of both when both are complete, else day k of one
     month against day k of the other where both have day k collected and whole (never
-    a partial today, never a day no task collected)."""
+    a partial today, never a day no task collected). `found`: the connector's costs
+    datasets when the caller has read them already."""
     start = month.replace(day=1)
     previous = (start - timedelta(days=1)).replace(day=1)
     end = (start + timedelta(days=32)).replace(day=1)
-    query = datatables.TableQuery(STREAMS["costs"], "custom", midnight(previous), midnight(end))
+    query = datatables.TableQuery(
+        STREAMS["costs"], "custom", midnight(previous), midnight(end), datasets=found
+    )
     answer = datatables.answer(connector, query)
     per_day, provisional = _daily_amounts(datatables.filtered(connector, query))
-    answered = {d for part in answer.parts for d in _days(part.start, part.end)}
+    answered = answer.days
     whole = answered - answer.partial_days
     this_days = {d for d in answered if d >= start}
     last_days = answered - this_days
-    complete = _days(previous, end) <= whole
+    complete = planner.days_in(previous, end) <= whole
     pairs = [
         (d, previous + (d - start))
         for d in sorted(whole & this_days)
@@ -74,17 +79,17 @@ def month_spend(connector: Connector, month: date, today: date) -> dict[str, Any
         "last": sum((per_day.get(d, Decimal(0)) for d in last_days), Decimal(0)),
         "answered": answer.answered,
         "answer": answer,
-        "this_missing": planner.day_ranges(_gaps(start, min(end, tomorrow), answered)),
-        "last_missing": planner.day_ranges(_gaps(previous, start, answered)),
+        "this_missing": _gaps(start, min(end, tomorrow), answered),
+        "last_missing": _gaps(previous, start, answered),
         "until": answer.until if answer.until and answer.until.date() >= start else None,
         "partial": planner.partial_words(answer),
-        "this_provisional": planner.day_ranges(_ranges(sorted(provisional & this_days))),
-        "last_provisional": planner.day_ranges(_ranges(sorted(provisional & last_days))),
-        "this_complete": _days(start, end) <= whole,
-        "last_complete": _days(previous, start) <= whole,
+        "this_provisional": planner.day_ranges(planner.ranges(provisional & this_days)),
+        "last_provisional": planner.day_ranges(planner.ranges(provisional & last_days)),
+        "this_complete": planner.days_in(start, end) <= whole,
+        "last_complete": planner.days_in(previous, start) <= whole,
         "change": (this_cmp - last_cmp) / last_cmp * 100 if last_cmp else None,
-        "compared_this": planner.day_ranges(_ranges(compared_this)),
-        "compared_last": planner.day_ranges(_ranges(compared_last)),
+        "compared_this": planner.day_ranges(planner.ranges(compared_this)),
+        "compared_last": planner.day_ranges(planner.ranges(compared_last)),
         "compared_all": complete,
         "this_compared": this_cmp,
         "last_compared": last_cmp,
@@ -110,33 +115,20 @@ def _daily_amounts(costs: QuerySet) -> tuple[dict[date, Decimal], set[date]]:
     return amounts, provisional
 
 
-def _days(start: date, end: date) -> set[date]:
-    return {start + timedelta(days=i) for i in range((end - start).days)}
-
-
-def _gaps(start: date, end: date, answered: set[date]) -> list[tuple[date, date]]:
-    return _ranges(sorted(_days(start, end) - answered))
-
-
-def _ranges(days: list[date]) -> list[tuple[date, date]]:
-    """Sorted days as [start, end) ranges of consecutive days."""
-    ranges: list[tuple[date, date]] = []
-    for day in days:
-        if ranges and ranges[-1][1] == day:
-            ranges[-1] = (ranges[-1][0], day + timedelta(days=1))
-        else:
-            ranges.append((day, day + timedelta(days=1)))
-    return ranges
+def _gaps(start: date, end: date, answered: set[date]) -> str:
+    """The days of [start, end) no task answered, in words."""
+    return planner.day_ranges(planner.ranges(planner.days_in(start, end) - answered))
 
 
 def overview(connector: Connector, month: date, today: date) -> dict[str, Any]:
     """Spend this month against last, the 30-day trend up to the month's end (or today),
     the top projects and models by cost and by tokens, and every task's health. Each
     figure is answered day by day by one task (`planner`), never by two."""
-    spend = month_spend(connector, month, today)
+    found = planner.datasets(connector, STREAMS["costs"])  # read once for both questions
+    spend = month_spend(connector, month, today, found)
     end = min(today + timedelta(days=1), (spend["month"] + timedelta(days=32)).replace(day=1))
     since = midnight(end - timedelta(days=30))
-    costs = datatables.TableQuery(STREAMS["costs"], "custom", since, midnight(end))
+    costs = datatables.TableQuery(STREAMS["costs"], "custom", since, midnight(end), datasets=found)
     completions = datatables.TableQuery(STREAMS["completions"], "custom", since, midnight(end))
     charts = []
     daily = query_buckets(connector, costs)

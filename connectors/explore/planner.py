@@ -41,7 +41,24 @@ DAY = timedelta(days=1)
 
 
 def midnight(day: date) -> datetime:
+    """The start of a UTC day."""
     return datetime.combine(day, time(), UTC)
+
+
+def days_in(start: date, end: date) -> set[date]:
+    """The days [start, end)."""
+    return {start + DAY * i for i in range((end - start).days)}
+
+
+def ranges(days: set[date] | list[date]) -> list[tuple[date, date]]:
+    """Days as [start, end) ranges of consecutive days, in order."""
+    found: list[tuple[date, date]] = []
+    for day in sorted(days):
+        if found and found[-1][1] == day:
+            found[-1] = (found[-1][0], day + DAY)
+        else:
+            found.append((day, day + DAY))
+    return found
 
 
 def _length(span: tuple[datetime, datetime]) -> timedelta:
@@ -124,6 +141,8 @@ class Answer:
     parts: list[Part]
     missing: list[tuple[date, date]]  # day ranges no dataset answers
     partial: list[tuple[datetime, datetime]] = field(default_factory=list)  # days in part
+    grain_problem: str = ""  # why no dataset at all can answer, in words
+    suggestion: str = ""  # the task that would answer what is missing
 
     @property
     def until(self) -> datetime | None:
@@ -137,8 +156,10 @@ class Answer:
     def partial_days(self) -> set[date]:
         return {start.date() for start, _ in self.partial}
 
-    grain_problem: str = ""  # why no dataset at all can answer, in words
-    suggestion: str = ""  # the task that would answer what is missing
+    @property
+    def days(self) -> set[date]:
+        """Every day answered, in whole or in part."""
+        return {day for part in self.parts for day in days_in(part.start, part.end)}
 
     @property
     def answered(self) -> bool:
@@ -229,8 +250,7 @@ def answer(question: Question, found: list[Dataset], now: datetime | None = None
     able = [d for d in found if d.answers(question)]
     if question.task_id is not None:
         found = [d for d in found if d.task.pk == question.task_id]
-    days_of = {id(d): d.days for d in found}
-    start, end = _range(question, found, days_of, now)
+    start, end = _range(question, found, now)
     result = Answer(question, [], [])
     if start is None or end <= start:
         if not found:
@@ -243,19 +263,17 @@ def answer(question: Question, found: list[Dataset], now: datetime | None = None
         result.suggestion = suggestion(question, None)
         return result
     wanted = [start + DAY * i for i in range((end - start).days)]
-    covered = {
-        id(d): sum(1 for day in wanted if day in days_of[id(d)][0] or day in days_of[id(d)][1])
-        for d in able
-    }
-    ranked = sorted(able, key=lambda d: d.rank(covered[id(d)]))
+    ranked = sorted(
+        able, key=lambda d: d.rank(sum(1 for day in wanted if day in d.days[0] or day in d.days[1]))
+    )
     chosen: list[Dataset | None] = []
     for day in wanted:
-        best = next((d for d in ranked if day in days_of[id(d)][0]), None)
+        best = next((d for d in ranked if day in d.days[0]), None)
         if best is None:  # no dataset has it whole: the one with the longest part of it
-            parts = [d for d in ranked if day in days_of[id(d)][1]]
-            best = max(parts, key=lambda d: _length(days_of[id(d)][1][day]), default=None)
+            parts = [d for d in ranked if day in d.days[1]]
+            best = max(parts, key=lambda d: _length(d.days[1][day]), default=None)
             if best is not None:
-                result.partial.append(days_of[id(best)][1][day])
+                result.partial.append(best.days[1][day])
         chosen.append(best)
     result.parts, result.missing = _runs(wanted, chosen)
     if not able:
@@ -265,11 +283,11 @@ def answer(question: Question, found: list[Dataset], now: datetime | None = None
     return result
 
 
-def _range(question: Question, found, days_of, now: datetime) -> tuple[date | None, date]:
+def _range(question: Question, found: list[Dataset], now: datetime) -> tuple[date | None, date]:
     """The question's days, open ends closed by what the connector's tasks collected
     (of this stream, whatever their grain) and by today."""
     tomorrow = now.astimezone(UTC).date() + DAY
-    every = [day for d in found for kind in days_of[id(d)] for day in kind]
+    every = [day for d in found for kind in d.days for day in kind]
     start = question.start or min(every, default=None)
     end = question.end or (max(every) + DAY if every else tomorrow)
     return start, min(end, tomorrow)
