@@ -427,8 +427,9 @@ def totals(connector: Connector, query: TableQuery) -> dict[str, Any]:
     """The sums of every numeric metric over the whole filtered set, and its row count.
 
     Read from the smallest rollup that can answer the filters (`summed`): a few hundred
-    rows a month instead of a million, with exactly the same sums. A sum over no rows is
-    0 when tasks answer the question (their days had no usage), None when none does.
+    rows a month instead of a million, with exactly the same sums. Over no rows the sums are 0
+    when tasks answer the question (their days had no usage), None when none does; a
+    column OpenAI left empty in every row stays None.
     """
     rollup = summed(connector, query)
     rows = rollup if rollup is not None else filtered(connector, query)
@@ -444,6 +445,6 @@ def totals(connector: Connector, query: TableQuery) -> dict[str, Any]:
     )
     sums["rows"] = sums["rows"] or 0
     sums["provisional_rows"] = sums["provisional_rows"] or 0
-    if answer(connector, query).answered:  # collected days without usage: zero, known
-        sums |= {c: 0 for c in numeric if sums[c] is None}
+    if answer(connector, query).answered and not sums["rows"]:  # collected, no usage: 0
+        sums |= {c: 0 for c in numeric}
     return sums

@@ -175,3 +175,17 @@ def test_it_compares_the_demo_months_over_days_both_collected(db, viewer_client,
 
 def _at(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+
+
+def test_it_says_utc_and_shows_utc_to_a_user_in_another_time_zone(
+    viewer_client, other_user, three_tasks
+):
+    """The Tables page's columns say UTC: a user in Los Angeles sees the costs task's
+    first day as 2026-09-01 00:00, not the evening before."""
+    from connectors.models import Preference
+
+    Preference.objects.create(user=other_user, time_zone="America/Los_Angeles")
+    connector = three_tasks[0].connector
+    html = viewer_client.get(reverse("connectors:table-list", args=[connector.pk]))
+    row = html.content.decode().split('tables/costs/">costs</a>')[1].split("</tr>")[0]
+    assert "2026-09-01 00:00 →" in row and "2026-08-31 17:00" not in row
