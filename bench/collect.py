@@ -279,7 +279,7 @@ def _timed(timers: dict[str, float], name: str, function: Callable) -> Callable:
 def _instrument(timers: dict[str, float]) -> None:
     """Time the collector's stages from outside: requests (and within them JSON parsing)
     and row building on the fetch threads; page writes and rollups on the run's thread."""
-    from connectors import runs
+    from connectors.collection import engine as runs
     from connectors.openai import client
 
     client.AdminClient.get = _timed(timers, "request", client.AdminClient.get)
@@ -292,7 +292,7 @@ def _instrument(timers: dict[str, float]) -> None:
 
 def _sample_rss(samples: list[int]) -> None:
     """Record the worker's resident memory (kB) after each page's write."""
-    from connectors import runs
+    from connectors.collection import engine as runs
 
     write_rows = runs.write_rows
 
@@ -309,7 +309,7 @@ def _worker(run_id: int, profile: bool) -> None:
     _setup_django()
     from django.db import connection
 
-    from connectors import runs
+    from connectors.collection import engine as runs
     from connectors.models import TaskRun
 
     runs.share_malloc_arena()  # as the Celery worker does when it starts

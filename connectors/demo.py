@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.utils import timezone
 
-from connectors import runs
+from connectors.collection import queue
 from connectors.models import Connector, RunTrigger, Task
 from connectors.openai.emulator import DEMO_ADMIN_KEY
 from connectors.openai.plan import format_time
@@ -28,7 +28,7 @@ def demo_setup(base_url: str) -> Connector:
         connector.save()
         _demo_tasks(connector)
     for task in connector.tasks.all():
-        runs.run_enqueue(task, RunTrigger.MANUAL)
+        queue.run_enqueue(task, RunTrigger.MANUAL)
     return connector
 
 

@@ -11,10 +11,10 @@ from django import forms
 from django.conf import settings
 from django.core.validators import EmailValidator, URLValidator
 
+from connectors.collection.schedule import cron_is_valid
 from connectors.models import IntervalUnit, Task
 from connectors.openai.plan import format_time, params_for, parse_time
 from connectors.openai.streams import QUERY_TYPES, STREAMS, Param
-from connectors.schedule import cron_is_valid
 
 MAX_LIST_ITEMS = 100
 MAX_ITEM_LENGTH = 100

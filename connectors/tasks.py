@@ -7,19 +7,20 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from connectors import runs, services
+from connectors import services
+from connectors.collection import engine, queue
 from connectors.models import Connector
 
 
 @shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)
 def task_run(run_id: int) -> None:
-    runs.run_execute(run_id)
+    engine.run_execute(run_id)
 
 
 @shared_task(ignore_result=True)
 def schedule_tick() -> None:
-    runs.reclaim_stale()
-    runs.schedule_tick()
+    queue.reclaim_stale()
+    queue.schedule_tick()
 
 
 @shared_task(ignore_result=True)

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from connectors import views, views_runs, views_settings
+from connectors import views, views_settings
+from connectors.collection import views as views_runs
 from connectors.explore import views_charts, views_organizations, views_tables
 
 app_name = "connectors"

@@ -9,9 +9,11 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
-from connectors import runs, schedule, selectors, services, views_runs
+from connectors import selectors, services
 from connectors.access import connector_for, posted, redirect_to, require_staff, task_for
 from connectors.catalogue import CATALOGUE, categories
+from connectors.collection import queue, schedule
+from connectors.collection import views as views_runs
 from connectors.forms import ConnectorForm, ScheduleForm, TaskForm, named_params, task_initial
 from connectors.models import Connector, RunTrigger, Task
 from connectors.openai.plan import params_for
@@ -213,7 +215,7 @@ def _shown(value: object) -> str:
 @require_POST
 def task_run(request: HttpRequest, pk: int) -> HttpResponse:
     task = task_for(request, pk, manage=True)
-    run, refusal = runs.run_enqueue(task, RunTrigger.MANUAL)
+    run, refusal = queue.run_enqueue(task, RunTrigger.MANUAL)
     if run:
         messages.success(request, f"Run queued for “{task.display_name}”.")
     else:
@@ -224,7 +226,7 @@ def task_run(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def connector_run_all(request: HttpRequest, pk: int) -> HttpResponse:
     connector = connector_for(request, pk, manage=True)
-    outcomes = [runs.run_enqueue(task, RunTrigger.MANUAL) for task in connector.tasks.all()]
+    outcomes = [queue.run_enqueue(task, RunTrigger.MANUAL) for task in connector.tasks.all()]
     queued = sum(1 for run, _ in outcomes if run)
     skipped = len(outcomes) - queued
     text = f"Queued {queued} run{'s' if queued != 1 else ''}."

@@ -14,6 +14,6 @@ app.autodiscover_tasks()
 def _share_malloc_arena(**kwargs) -> None:
     """A worker's run threads share one malloc arena: its memory stays flat over long runs.
     Set in the main process as the worker starts; prefork children inherit it."""
-    from connectors.runs import share_malloc_arena
+    from connectors.collection.engine import share_malloc_arena
 
     share_malloc_arena()

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from connectors import runs
+from connectors.collection import engine
 from connectors.models import USAGE_TABLES, Connector, Task, TaskRun
 from connectors.openai.emulator import DEMO_ADMIN_KEY
 from connectors.openai.plan import stream_queries
@@ -44,7 +44,7 @@ def make_task(live_connector):
 def run_now(task: Task) -> TaskRun:
     """Execute one run in this process, as a worker would."""
     run = TaskRun.objects.create(task=task, trigger="manual")
-    runs.run_execute(run.pk)
+    engine.run_execute(run.pk)
     run.refresh_from_db()
     return run
 

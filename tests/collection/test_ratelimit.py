@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from connectors import ratelimit
+from connectors.collection import ratelimit
 
 
 class MustWait(Exception):

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from connectors import runs
+from connectors.collection import engine, queue
 from connectors.models import USAGE_TABLES, RunStatus, TaskRun
 from connectors.openai.emulator import DEMO_NO_USAGE_KEY, FaultConfig
 from connectors.openai.pages import ContractError
@@ -90,21 +90,21 @@ def test_it_keeps_an_unaligned_first_bucket(make_task, emulator):
 
 
 def test_it_keeps_one_active_run_per_task(task):
-    first, message = runs.run_enqueue(task, "manual")
+    first, message = queue.run_enqueue(task, "manual")
     assert first is not None and message == ""
-    second, message = runs.run_enqueue(task, "manual")
+    second, message = queue.run_enqueue(task, "manual")
     assert second is None and "already" in message
     task.queue_behaviour = "queue"
     task.save()
     TaskRun.objects.filter(pk=first.pk).update(
         status=RunStatus.RUNNING, heartbeat_at=timezone.now()
     )
-    waiting, _ = runs.run_enqueue(task, "schedule")
+    waiting, _ = queue.run_enqueue(task, "schedule")
     assert waiting is not None and waiting.status == RunStatus.QUEUED
-    third, message = runs.run_enqueue(task, "manual")
+    third, message = queue.run_enqueue(task, "manual")
     assert third is None and "waiting" in message
-    assert runs._claim(waiting.pk) is None  # cannot start while the first is running
-    assert runs._claim(first.pk) is None  # running with a fresh heartbeat: not claimable
+    assert queue.claim(waiting.pk) is None  # cannot start while the first is running
+    assert queue.claim(first.pk) is None  # running with a fresh heartbeat: not claimable
 
 
 def test_it_reclaims_a_run_whose_worker_stopped_beating(task, settings):
@@ -115,27 +115,27 @@ def test_it_reclaims_a_run_whose_worker_stopped_beating(task, settings):
         heartbeat_at=timezone.now() - timedelta(minutes=10),
     )
     settings.RUN_STALE_AFTER_SECONDS = 60
-    claimed = runs._claim(run.pk)
+    claimed = queue.claim(run.pk)
     assert claimed is not None and claimed.attempts == 1
 
 
 def test_it_cancels_a_queued_run_at_once_and_a_running_one_after_its_page(make_task, monkeypatch):
     task = month_task(make_task)
     queued = TaskRun.objects.create(task=task, trigger="manual")
-    runs.run_cancel(queued)
+    queue.run_cancel(queued)
     queued.refresh_from_db()
     assert queued.status == RunStatus.CANCELLED
     task.connector.directory_refreshed_at = timezone.now()
     task.connector.save()
     running = TaskRun.objects.create(task=task, trigger="manual")
-    original = runs.Recorder.page_done
+    original = engine.Recorder.page_done
 
     def user_clicks_cancel_during_first_page(self, counts):
-        runs.run_cancel(self.run)
+        queue.run_cancel(self.run)
         original(self, counts)
 
-    monkeypatch.setattr(runs.Recorder, "page_done", user_clicks_cancel_during_first_page)
-    runs.run_execute(running.pk)
+    monkeypatch.setattr(engine.Recorder, "page_done", user_clicks_cancel_during_first_page)
+    engine.run_execute(running.pk)
     running.refresh_from_db()
     assert running.status == RunStatus.CANCELLED
     assert running.pages == 1
@@ -146,12 +146,12 @@ def test_it_fires_each_scheduled_time_once(task, django_capture_on_commit_callba
     task.schedule_start = timezone.now() - timedelta(hours=5, minutes=1)
     task.interval_unit, task.interval_every = "hours", 1
     task.save()
-    fired = runs.schedule_tick()
+    fired = queue.schedule_tick()
     assert len(fired) == 1
-    assert runs.schedule_tick() == []  # the same time does not fire again
+    assert queue.schedule_tick() == []  # the same time does not fire again
     TaskRun.objects.update(status=RunStatus.SUCCEEDED)
     later = timezone.now() + timedelta(hours=1)
-    assert len(runs.schedule_tick(later)) == 1
+    assert len(queue.schedule_tick(later)) == 1
 
 
 @pytest.mark.parametrize("size", [3, 300])

@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from connectors import schedule
+from connectors.collection import schedule
 from connectors.models import Preference, RunStatus, RunTrigger, Task, TaskRun
 
 ENDED = [RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED]

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from connectors.collection.schedule import describe, next_run, upcoming
 from connectors.forms import ScheduleForm
 from connectors.models import Task
-from connectors.schedule import describe, next_run, upcoming
 
 
 def scheduled(unit: str, every: int = 1, cron: str = "", start=None) -> Task:

@@ -1,8 +1,8 @@
-"""Runs of tasks: queue, claim, execute page by page, cancel, reclaim, schedule.
+"""Executing a run, page by page.
 
-Every step is idempotent: a run is claimed with one conditional UPDATE, rows are
-upserted on their natural key, each page is committed together with the run's
-checkpoint, and a run left RUNNING by a dead worker is taken over where it stopped.
+Every step is idempotent: rows are upserted on their natural key, each page is
+committed together with the run's checkpoint, and a run left RUNNING by a dead worker is
+taken over where it stopped.
 """
 
 from __future__ import annotations
@@ -17,18 +17,15 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from connectors import coverage, crypto, directory, ratelimit, schedule
+from connectors import coverage, crypto
+from connectors.collection import directory, queue, ratelimit
 from connectors.models import (
     USAGE_TABLES,
-    QueueBehaviour,
     RunStatus,
-    RunTrigger,
     StreamState,
-    Task,
     TaskRun,
 )
 from connectors.openai import rollup
@@ -48,62 +45,8 @@ DIRECTORY_MAX_AGE = timedelta(hours=1)
 LOG_LINES = 200
 
 
-def _stale_after() -> timedelta:
-    """No heartbeat for this long: the worker running it is gone."""
-    return timedelta(seconds=settings.RUN_STALE_AFTER_SECONDS)
-
-
 class RunCancelled(Exception):
     pass
-
-
-# --- queueing -----------------------------------------------------------------------
-
-
-def run_enqueue(task: Task, trigger: str) -> tuple[TaskRun | None, str]:
-    """Queue a run. With a run already going: "Don't start a new instance" refuses,
-    "start one when the current ends" keeps (at most) one waiting."""
-    from connectors import tasks  # the Celery tasks import this module
-
-    active = task.runs.filter(status__in=(RunStatus.QUEUED, RunStatus.RUNNING))
-    if active.exists() and task.queue_behaviour == QueueBehaviour.SKIP:
-        return None, "A run of this task is already queued or running."
-    try:
-        with transaction.atomic():
-            run = TaskRun.objects.create(task=task, trigger=trigger)
-    except IntegrityError:
-        return None, "A run of this task is already waiting to start."
-    if not task.runs.filter(status=RunStatus.RUNNING).exists():
-        tasks.task_run.delay_on_commit(run.pk)
-    return run, ""
-
-
-def run_cancel(run: TaskRun) -> None:
-    """A queued run is cancelled at once; a running one stops after its current page."""
-    TaskRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
-        status=RunStatus.CANCELLED, finished_at=timezone.now()
-    )
-    TaskRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(cancel_requested=True)
-
-
-def _claim(run_id: int) -> TaskRun | None:
-    """Take a queued run, or a running one whose worker stopped beating. One UPDATE, so
-    two workers given the same run cannot both take it."""
-    now = timezone.now()
-    claimable = Q(status=RunStatus.QUEUED) | Q(
-        status=RunStatus.RUNNING, heartbeat_at__lt=now - _stale_after()
-    )
-    try:
-        with transaction.atomic():
-            taken = TaskRun.objects.filter(claimable, pk=run_id, cancel_requested=False).update(
-                status=RunStatus.RUNNING,
-                started_at=now,
-                heartbeat_at=now,
-                attempts=F("attempts") + 1,
-            )
-    except IntegrityError:  # another run of the task is running: this one waits its turn
-        return None
-    return TaskRun.objects.select_related("task__connector").get(pk=run_id) if taken else None
 
 
 # --- executing ----------------------------------------------------------------------
@@ -177,7 +120,7 @@ def _save_reading_cancel(run: TaskRun, fields: list[str]) -> bool:
 
 
 def run_execute(run_id: int) -> None:
-    run = _claim(run_id)
+    run = queue.claim(run_id)
     if run is None:
         return
     recorder = Recorder(run)
@@ -198,7 +141,7 @@ def run_execute(run_id: int) -> None:
         )
     else:
         _finish(run, recorder, RunStatus.SUCCEEDED, "Succeeded.")
-    _start_waiting(run.task)
+    queue.start_waiting(run.task)
 
 
 def _finish(run: TaskRun, recorder: Recorder, status: str, message: str) -> None:
@@ -206,14 +149,6 @@ def _finish(run: TaskRun, recorder: Recorder, status: str, message: str) -> None
     run.status, run.finished_at = status, timezone.now()
     run.error = "" if status == RunStatus.SUCCEEDED else message
     run.save()
-
-
-def _start_waiting(task: Task) -> None:
-    from connectors import tasks
-
-    waiting = task.runs.filter(status=RunStatus.QUEUED).values_list("pk", flat=True).first()
-    if waiting:
-        tasks.task_run.delay_on_commit(waiting)
 
 
 def _client(run: TaskRun, recorder: Recorder) -> AdminClient:
@@ -405,38 +340,3 @@ def _advance_marks(run: TaskRun, usage: list[StreamQuery]) -> None:
                 stream=query.stream.type,
                 defaults={"high_water": datetime.fromisoformat(reached)},
             )
-
-
-# --- the beat tick ------------------------------------------------------------------
-
-
-def reclaim_stale(now: datetime | None = None) -> list[int]:
-    """Runs left RUNNING by a dead worker go back on the queue; they resume from their
-    checkpoint."""
-    from connectors import tasks
-
-    cutoff = (now or timezone.now()) - _stale_after()
-    stale = list(
-        TaskRun.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=cutoff).values_list(
-            "pk", flat=True
-        )
-    )
-    for run_id in stale:
-        tasks.task_run.delay(run_id)
-    return stale
-
-
-def schedule_tick(now: datetime | None = None) -> list[int]:
-    """Queue a run for every task whose scheduled time has come; each time fires once."""
-    now = now or timezone.now()
-    fired = []
-    for task in Task.objects.filter(schedule_enabled=True, schedule_start__lte=now):
-        previous = task.schedule_fired_at or task.schedule_start - timedelta(microseconds=1)
-        due = schedule.next_run(task, previous)
-        if due is None or due > now:
-            continue
-        claimed = Task.objects.filter(pk=task.pk, schedule_fired_at=task.schedule_fired_at)
-        if claimed.update(schedule_fired_at=now):  # missed times are not replayed
-            run, _ = run_enqueue(task, RunTrigger.SCHEDULE)
-            fired += [run.pk] if run else []
-    return fired

@@ -16,10 +16,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
-from connectors import runs
 from connectors.access import redirect_to, require_staff, task_for
+from connectors.collection import queue
+from connectors.collection.reads import described, run_list, task_tree, upcoming_runs
 from connectors.models import RunStatus, Task, TaskRun
-from connectors.selectors_runs import described, run_list, task_tree, upcoming_runs
 
 TASK_PAGE_RUNS = 20
 TASKS_PAGE_RUNS = 25
@@ -96,7 +96,7 @@ def _live(request: HttpRequest, run: TaskRun, template: str) -> HttpResponse:
 @require_POST
 def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     run = _run_for(request, pk, manage=True)
-    runs.run_cancel(run)
+    queue.run_cancel(run)
     run.refresh_from_db()
     if run.status == RunStatus.CANCELLED:
         messages.success(request, "Cancelled before it started.")

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
-from connectors import schedule
+from connectors.collection import schedule
 from connectors.models import Connector, Task, TaskRun
 from connectors.openai.streams import STREAMS
 
