@@ -6,13 +6,23 @@ Messages carry ids only, never key material.
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from connectors import services
 from connectors.collection import engine, queue
 from connectors.models import Connector
 
 
-@shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)
+@shared_task(
+    ignore_result=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    # The database away for a moment when the run is claimed: try again shortly.
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=30,
+)
 def task_run(run_id: int) -> None:
     engine.run_execute(run_id)
 
@@ -20,6 +30,7 @@ def task_run(run_id: int) -> None:
 @shared_task(ignore_result=True)
 def schedule_tick() -> None:
     queue.reclaim_stale()
+    queue.resend_queued()
     queue.schedule_tick()
 
 

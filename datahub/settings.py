@@ -162,7 +162,13 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # A running run whose worker has not written a heartbeat for this long is taken over.
-RUN_STALE_AFTER_SECONDS = envint("RUN_STALE_AFTER_SECONDS", "300")
+RUN_STALE_AFTER_SECONDS = envint("RUN_STALE_AFTER_SECONDS", "60")
+# A running run's worker writes its heartbeat (and reads Cancel) this often, also while it
+# waits on OpenAI, a Retry-After or the rate limit.
+RUN_HEARTBEAT_SECONDS = float(os.environ.get("RUN_HEARTBEAT_SECONDS") or "5")
+# A queued run whose message went to the broker this long ago without starting is sent
+# again (the outbox; a message lost with a broker restart).
+RUN_RESEND_AFTER_SECONDS = envint("RUN_RESEND_AFTER_SECONDS", "300")
 
 # The OpenAI Admin API: default base URL of new connectors, and the HTTP timeout.
 OPENAI_BASE_URL = os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"

@@ -41,6 +41,7 @@ def start_worker(queue):
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "CELERY_QUEUE": queue,
         "RUN_STALE_AFTER_SECONDS": "1",
+        "RUN_HEARTBEAT_SECONDS": "0.2",
         "OPENAI_RETRY_BASE_SECONDS": "0.01",
     }
     workers = []

@@ -16,8 +16,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
+import redis.exceptions
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from connectors import coverage, crypto
@@ -29,10 +30,21 @@ from connectors.models import (
     TaskRun,
 )
 from connectors.openai import rollup
-from connectors.openai.client import AdminClient, OpenAIError
-from connectors.openai.collector import Fetcher, collect_window, usage_windows, window_start
+from connectors.openai.client import (
+    AdminClient,
+    AuthenticationError,
+    OpenAIError,
+    TransientError,
+)
+from connectors.openai.collector import (
+    Fetcher,
+    Window,
+    collect_window,
+    usage_windows,
+    window_start,
+)
 from connectors.openai.persistence import Counts, Rows, usage_rows
-from connectors.openai.plan import StreamQuery, stream_queries
+from connectors.openai.plan import StreamQuery, estimate, stream_queries
 from connectors.openai.prefetch import in_order
 from connectors.openai.retry import RetryPolicy
 from connectors.openai.streams import UsageStream, request_count
@@ -42,31 +54,127 @@ log = logging.getLogger(__name__)
 _LIBC = ctypes.CDLL("libc.so.6") if sys.platform.startswith("linux") else None
 
 DIRECTORY_MAX_AGE = timedelta(hours=1)
+
+
+def _rate_limit_errors() -> tuple[type[Exception], ...]:
+    """The shared rate limit's "Redis is not there" error, where it has one."""
+    found = getattr(ratelimit, "RateLimitUnavailable", None)
+    return (found,) if isinstance(found, type) else ()
+
+
 LOG_LINES = 200
 
 
-class RunCancelled(Exception):
+class Stopped(Exception):
+    """The run must stop at once: a user cancelled it, or another worker took it over."""
+
+
+class RunCancelled(Stopped):
     pass
+
+
+class LeaseLost(Stopped):
+    """Another worker took the run over (this one was thought dead): write nothing more."""
+
+
+# Errors of our own infrastructure, not of the run: the run goes back on the queue and
+# resumes from its checkpoint instead of failing.
+INFRASTRUCTURE_ERRORS = (
+    OperationalError,
+    InterfaceError,
+    redis.exceptions.RedisError,
+    *_rate_limit_errors(),
+)
 
 
 # --- executing ----------------------------------------------------------------------
 
 
+class Heartbeat:
+    """A thread that writes the run's heartbeat every RUN_HEARTBEAT_SECONDS, whatever the
+    run is doing (fetching, waiting on a Retry-After or the rate limit, writing), and
+    reads back whether a user asked to cancel and whether this worker still holds the
+    lease. The run's threads call `check()` before each request and sleep on `wait()`,
+    so a Cancel or a takeover stops them within seconds."""
+
+    def __init__(self, run: TaskRun) -> None:
+        self.run_id, self.lease = run.pk, run.lease
+        self.interval = settings.RUN_HEARTBEAT_SECONDS
+        self.reason: type[Stopped] | None = None
+        self._stopping = threading.Event()
+        self._ended = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="run-heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._ended.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        try:
+            while not self._ended.wait(self.interval):
+                self.beat()
+        finally:
+            connection.close()  # this thread's own connection
+
+    def beat(self) -> None:
+        try:
+            found = TaskRun.objects.filter(pk=self.run_id).values_list("lease", "cancel_requested")
+            lease, cancelled = found.first() or (self.lease, False)  # not visible: go on
+            if lease == self.lease:
+                TaskRun.objects.filter(pk=self.run_id, lease=self.lease).update(
+                    heartbeat_at=timezone.now()
+                )
+        except DatabaseError as error:  # the run's own thread meets it too, and decides
+            log.warning("run %s: heartbeat not written: %s", self.run_id, error)
+            connection.close()
+            return
+        if lease != self.lease:
+            self.stop(LeaseLost)
+        elif cancelled:
+            self.stop(RunCancelled)
+
+    def stop(self, reason: type[Stopped]) -> None:
+        self.reason = self.reason or reason
+        self._stopping.set()
+
+    def check(self) -> None:
+        if self.reason is not None:
+            raise self.reason
+
+    def wait(self, seconds: float) -> None:
+        """Sleep, but wake and stop as soon as the run must stop."""
+        if self._stopping.wait(max(seconds, 0)):
+            self.check()
+
+
 class Recorder:
     """The run's counters in memory, saved with each page in the page's transaction."""
 
-    def __init__(self, run: TaskRun) -> None:
+    def __init__(self, run: TaskRun, heartbeat: Heartbeat) -> None:
         self.run = run
         self.connector = run.task.connector
+        self.heartbeat = heartbeat
         self._lock = threading.Lock()  # the fetch threads count and note too
 
     def before_request(self) -> None:
         """Runs on the page fetch threads too: no database here, only counting."""
-        ratelimit.acquire(self.connector.pk, self.connector.requests_per_minute)
+        self.heartbeat.check()
+        ratelimit.acquire(
+            self.connector.pk, self.connector.requests_per_minute, sleep=self.heartbeat.wait
+        )
+        self.heartbeat.check()
         with self._lock:
             self.run.requests_made += 1
             # Directory listings have no count known in advance: the plan grows with them.
             self.run.requests_planned = max(self.run.requests_planned, self.run.requests_made)
+            entry = self.run.streams.get(self.run.current_stream)
+            if entry is not None:
+                entry["done"] = entry.get("done", 0) + 1
+                entry["planned"] = max(entry.get("planned", 0), entry["done"])
 
     def on_retry(self, error: OpenAIError, delay: float) -> None:
         self.note(f"{error.message} Retrying in {delay:.1f} s.")
@@ -75,6 +183,13 @@ class Recorder:
         stamp = timezone.now().strftime("%H:%M:%S")
         with self._lock:
             self.run.log = [*self.run.log, f"{stamp} {message}"][-LOG_LINES:]
+
+    def stream(self, kind: str, status: str, message: str = "") -> None:
+        entry = self.run.streams.setdefault(kind, {"planned": 0, "done": 0})
+        entry["status"] = status
+        entry["failed"] = status == "failed"
+        if message:
+            entry["message"] = message
 
     def page_done(self, counts: Counts) -> None:
         self.run.pages += 1
@@ -89,66 +204,115 @@ class Recorder:
         self.save()
 
     def save(self) -> None:
+        """Write the run's progress, if this worker still holds the run: in a page's
+        transaction, a lost lease rolls the page back."""
         self.run.heartbeat_at = timezone.now()
         fields = [
             "requests_made", "requests_planned", "pages", "rows_inserted", "rows_updated",
             "rows_unchanged", "current_stream", "window_start", "window_end", "checkpoint",
-            "log", "heartbeat_at",
+            "streams", "log", "heartbeat_at",
         ]  # fmt: skip
-        if connection.vendor == "postgresql":
-            cancelled = _save_reading_cancel(self.run, fields)
-        else:
-            self.run.save(update_fields=fields)
-            cancelled = TaskRun.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
-        if cancelled:
-            raise RunCancelled
+        with self._lock:
+            cancelled = _save_holding_lease(self.run, fields)
+        if cancelled is None:  # raised in the page's transaction: the page rolls back
+            self.heartbeat.stop(LeaseLost)
+            raise LeaseLost
+        if cancelled:  # the page commits; the run stops before its next request
+            self.heartbeat.stop(RunCancelled)
 
 
-def _save_reading_cancel(run: TaskRun, fields: list[str]) -> bool:
-    """Save the run's fields and read whether a user asked to cancel it, in one UPDATE …
-    RETURNING: a page's bookkeeping costs one round trip, not two."""
+def _save_holding_lease(run: TaskRun, fields: list[str]) -> bool | None:
+    """Save the run's fields where this worker's lease still holds, and read whether a
+    user asked to cancel, in one UPDATE … RETURNING. None: the lease is gone."""
     meta, q = TaskRun._meta, connection.ops.quote_name
     columns = [meta.get_field(name) for name in fields]
     values = [f.get_db_prep_save(getattr(run, f.attname), connection) for f in columns]
     assigned = ", ".join(f"{q(f.column)} = %s" for f in columns)
-    statement = f"UPDATE {q(meta.db_table)} SET {assigned} WHERE {q(meta.pk.column)} = %s"  # noqa: S608 (quoted identifiers, values as parameters)
-    statement += f" RETURNING {q('cancel_requested')}"
+    statement = (
+        f"UPDATE {q(meta.db_table)} SET {assigned} "  # noqa: S608 (quoted identifiers, values as parameters)
+        f"WHERE {q(meta.pk.column)} = %s AND {q('lease')} = %s "
+        f"RETURNING {q('cancel_requested')}"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(statement, [*values, run.pk])
+        cursor.execute(statement, [*values, run.pk, run.lease])
         found = cursor.fetchone()
-    return bool(found and found[0])
+    return None if found is None else bool(found[0])
 
 
 def run_execute(run_id: int) -> None:
     run = queue.claim(run_id)
     if run is None:
         return
-    recorder = Recorder(run)
-    recorder.note(f"Started (attempt {run.attempts}).")
+    with Heartbeat(run) as heartbeat:
+        recorder = Recorder(run, heartbeat)
+        recorder.note(f"Started (attempt {run.attempts}).")
+        outcome = _execute(run, recorder)
+    if outcome is not None:
+        _finish(run, recorder, *outcome)
+        queue.start_waiting(run.task)
+
+
+def _execute(run: TaskRun, recorder: Recorder) -> tuple[str, str] | None:
+    """Collect; the run's end as (status, message), or None when it must not be
+    finished here (taken over by another worker, or put back on the queue)."""
     try:
-        _collect(run, recorder)
+        failed = _collect(run, recorder)
     except RunCancelled:
-        _finish(run, recorder, RunStatus.CANCELLED, "Cancelled by a user.")
+        return RunStatus.CANCELLED, "Cancelled by a user."
+    except LeaseLost:
+        log.warning("run %s was taken over by another worker; this one stops.", run.pk)
+        return None
     except (OpenAIError, crypto.SecretError) as error:
-        _finish(run, recorder, RunStatus.FAILED, str(error))
+        return RunStatus.FAILED, str(error)
+    except INFRASTRUCTURE_ERRORS as error:
+        _put_back(run, recorder, error)
+        return None
     except Exception:
         log.exception("run %s failed", run.pk)
-        _finish(
-            run,
-            recorder,
-            RunStatus.FAILED,
-            "An internal error stopped the run; see the worker log.",
-        )
-    else:
-        _finish(run, recorder, RunStatus.SUCCEEDED, "Succeeded.")
-    queue.start_waiting(run.task)
+        return RunStatus.FAILED, "An internal error stopped the run; see the worker log."
+    return _outcome(run, failed)
+
+
+def _outcome(run: TaskRun, failed: dict[str, str]) -> tuple[str, str]:
+    if not failed:
+        return RunStatus.SUCCEEDED, "Succeeded."
+    said = " ".join(f"{kind}: {message}" for kind, message in failed.items())
+    if len(failed) == len(run.streams):
+        return RunStatus.FAILED, said
+    others = len(run.streams) - len(failed)
+    return (
+        RunStatus.PARTIAL,
+        f"{others} of {len(run.streams)} streams collected; failed: {said}",
+    )
+
+
+def _put_back(run: TaskRun, recorder: Recorder, error: Exception) -> None:
+    """The database or Redis went away for a moment: the run resumes from its
+    checkpoint (now, if they are back; else once the stale-run reclaim finds it)."""
+    what = "the database" if isinstance(error, OperationalError | InterfaceError) else "Redis"
+    note = f"Lost {what} ({type(error).__name__}); the run resumes from its checkpoint."
+    log.warning("run %s: %s %s", run.pk, note, error)
+    stamp = timezone.now().strftime("%H:%M:%S")
+    try:
+        connection.close()
+        queue.release(run, f"{stamp} {note}")
+    except (DatabaseError, *queue.BROKER_ERRORS) as again:
+        log.warning("run %s stays running until reclaimed: %s", run.pk, again)
 
 
 def _finish(run: TaskRun, recorder: Recorder, status: str, message: str) -> None:
+    """The run's end, and the high-water marks of the streams it collected whole, in one
+    transaction that requires the lease."""
     recorder.note(message)
     run.status, run.finished_at = status, timezone.now()
     run.error = "" if status == RunStatus.SUCCEEDED else message
-    run.save()
+    fields = ["status", "finished_at", "error", "log", "streams", "checkpoint"]
+    with transaction.atomic():
+        held = TaskRun.objects.filter(pk=run.pk, lease=run.lease).update(
+            **{name: getattr(run, name) for name in fields}
+        )
+        if held and status in (RunStatus.SUCCEEDED, RunStatus.PARTIAL):
+            _advance_marks(run)
 
 
 def _client(run: TaskRun, recorder: Recorder) -> AdminClient:
@@ -167,32 +331,87 @@ def retry_policy() -> RetryPolicy:
     )
 
 
-def _collect(run: TaskRun, recorder: Recorder) -> None:
+def _stream_failure(error: OpenAIError) -> bool:
+    """An error that fails one stream only: OpenAI refused the stream's query (400, a
+    missing scope) or broke the contract in its answer. A rejected key (401) or OpenAI
+    unreachable after every retry stops the whole run."""
+    if isinstance(error, TransientError):
+        return False
+    return not (isinstance(error, AuthenticationError) and error.status == 401)
+
+
+def _collect(run: TaskRun, recorder: Recorder) -> dict[str, str]:
+    """Collect every stream of the task; the streams that failed, with their messages.
+    A stream refused by OpenAI or broken by its answer fails alone; the others go on."""
     task = run.task
     queries = stream_queries(task.query_type, task.parameters)
+    usage = [q for q in queries if isinstance(q.stream, UsageStream)]
+    starts = {q.stream.type: _start(run, q) for q in usage}
+    _plan(run, queries, starts)
+    recorder.save()  # the plan is on the run page before the first request
+    failed = {k: v.get("message", "") for k, v in run.streams.items() if v.get("failed")}
     with _client(run, recorder) as client:
-        fetcher = Fetcher(client, retry_policy(), on_retry=recorder.on_retry)
-        usage = [q for q in queries if isinstance(q.stream, UsageStream)]
-        starts = {q.stream.type: _start(run, q) for q in usage}
-        run.requests_planned = (
-            len(queries)
-            - len(usage)
-            + sum(
-                request_count(q.stream, q.width, starts[q.stream.type], q.end or timezone.now())
-                for q in usage
-            )
+        fetcher = Fetcher(
+            client, retry_policy(), on_retry=recorder.on_retry, sleep=recorder.heartbeat.wait
         )
         if usage and _directory_stale(task.connector):
+            run.current_stream = "names"
             recorder.note("Refreshing the directory (projects, users, API keys) for names.")
-            directory.refresh_all(fetcher, task.connector, recorder.names_page_done)
+            try:
+                directory.refresh_all(fetcher, task.connector, recorder.names_page_done)
+            except OpenAIError as error:
+                if not _stream_failure(error):
+                    raise
+                recorder.note(f"Names not refreshed: {error}")
         for query in queries:
-            if run.checkpoint.get(query.stream.type, {}).get("done"):
+            kind = query.stream.type
+            if run.checkpoint.get(kind, {}).get("done") or kind in failed:
                 continue
-            if isinstance(query.stream, UsageStream):
-                _collect_stream(run, recorder, fetcher, query, starts[query.stream.type])
-            else:
-                _collect_directory(run, recorder, fetcher, query)
-    _advance_marks(run, usage)
+            recorder.stream(kind, "running")
+            try:
+                if isinstance(query.stream, UsageStream):
+                    _collect_stream(run, recorder, fetcher, query, starts[kind])
+                else:
+                    _collect_directory(run, recorder, fetcher, query)
+            except OpenAIError as error:
+                if not _stream_failure(error):
+                    raise
+                failed[kind] = str(error)
+                _stream_failed(run, recorder, kind, error)
+    return failed
+
+
+def _plan(run: TaskRun, queries: list[StreamQuery], starts: dict[str, datetime]) -> None:
+    """The requests each stream will make at least (a usage stream: pages of the largest
+    size over its range; a directory list: one per page of 100), known before the first."""
+    now = timezone.now()
+    for query in queries:
+        kind = query.stream.type
+        entry = run.streams.setdefault(kind, {"status": "waiting", "done": 0})
+        if kind in starts:
+            end = min(query.end or now, now)
+            planned = request_count(query.stream, query.width, starts[kind], end)
+        else:
+            planned = estimate(query, now).requests
+        entry["planned"] = max(entry.get("done", 0) + planned, entry.get("planned", 0))
+        if run.checkpoint.get(kind, {}).get("done"):
+            entry["status"] = "done"
+    run.requests_planned = max(
+        run.requests_made
+        + sum(max(e["planned"] - e.get("done", 0), 0) for e in run.streams.values()),
+        run.requests_planned,
+    )
+
+
+def _stream_failed(run: TaskRun, recorder: Recorder, kind: str, error: OpenAIError) -> None:
+    recorder.stream(kind, "failed", str(error))
+    recorder.note(f"{kind} failed: {error}")
+    excerpt = getattr(error, "excerpt", "")
+    if excerpt:
+        recorder.note(f"{kind} answered: {excerpt}")
+    run.checkpoint = {**run.checkpoint, kind: {**run.checkpoint.get(kind, {}), "failed": True}}
+    with transaction.atomic():
+        recorder.save()
 
 
 def _start(run: TaskRun, query: StreamQuery) -> datetime:
@@ -218,17 +437,16 @@ def _collect_stream(run, recorder, fetcher, query: StreamQuery, start: datetime)
     recorder.note(f"{stream.type}: from {start:%Y-%m-%d %H:%M} in {query.width} buckets.")
     task = run.task
 
-    windows = usage_windows(query, start, fetcher.client.server_time)
+    windows = usage_windows(query, start, lambda: fetcher.client.server_time)
 
     connection.ensure_connection()
     raw = connection.connection  # its adapters encode the COPY data on the fetch threads
     column_types(model)  # worked out here, where Django's connection is open
 
-    def window_rows(i: int) -> list[tuple[datetime, datetime, datetime, Prepared]]:
-        """On a fetch thread: window i's pages as (first bucket's start, the page's end,
-        its rows and their COPY data); each page's buckets are let go once its rows are
-        built."""
-        pages = collect_window(fetcher, query, windows[i], last=i == len(windows) - 1)
+    def window_rows(window: Window) -> list[tuple[datetime, datetime, datetime, Prepared]]:
+        """On a fetch thread: a window's pages (one, or two when OpenAI's answer is cut
+        short) as (first bucket's start, the page's end, its fetch time, its rows and
+        their COPY data); each page's buckets are let go once its rows are built."""
         return [
             (
                 datetime.fromtimestamp(page.buckets[0]["start_time"], UTC),
@@ -236,15 +454,17 @@ def _collect_stream(run, recorder, fetcher, query: StreamQuery, start: datetime)
                 page.fetched_at,
                 prepare(model, _page_rows(run, query, page), timezone.now(), raw),
             )
-            for page in pages
+            for page in collect_window(fetcher, query, window)
         ]
 
     # Two threads fetch the next page-sized windows side by side and build their rows
     # while this one writes the pages in order; only rows wait in between (an answer's
-    # parsed JSON is four times their size).
-    jobs = (partial(window_rows, i) for i in range(len(windows)))
+    # parsed JSON is four times their size). The first window goes alone: its answer
+    # dates OpenAI's now, which cuts the next windows.
+    jobs = (partial(window_rows, window) for window in windows)
+    pages = in_order(jobs, check=recorder.heartbeat.check)
     with _relaxed_commits():
-        for first, reached, fetched, rows in (p for pages in in_order(jobs) for p in pages):
+        for first, reached, fetched, rows in (p for window in pages for p in window):
             with transaction.atomic():
                 counts = write_rows(model, rows, None, stream.path)
                 coverage.cover(
@@ -254,10 +474,12 @@ def _collect_stream(run, recorder, fetcher, query: StreamQuery, start: datetime)
                 rollup.refresh_days(stream, task.pk, query.width, first, reached)
                 run.window_start = reached
                 recorder.page_done(counts)
+            recorder.heartbeat.check()
             del rows
             release_memory()
     entry = run.checkpoint.get(stream.type, {})
     run.checkpoint = {**run.checkpoint, stream.type: {**entry, "done": True}}
+    recorder.stream(stream.type, "done")
     recorder.save()
 
 
@@ -327,16 +549,21 @@ def _collect_directory(run, recorder, fetcher, query: StreamQuery) -> None:
         )
         directory.refresh_project_members(fetcher, connector, ids, recorder.page_done)
     run.checkpoint = {**run.checkpoint, kind: {"done": True}}
+    recorder.stream(kind, "done")
     recorder.save()
 
 
-def _advance_marks(run: TaskRun, usage: list[StreamQuery]) -> None:
-    """The high-water mark moves only when the whole run succeeded."""
-    for query in usage:
-        reached = run.checkpoint.get(query.stream.type, {}).get("reached")
-        if query.end is None and reached:
+def _advance_marks(run: TaskRun) -> None:
+    """A usage stream's high-water mark moves when the stream was collected whole; a
+    failed stream's stays, so the next run reads its days again."""
+    task = run.task
+    for query in stream_queries(task.query_type, task.parameters):
+        state = run.checkpoint.get(query.stream.type, {})
+        if not isinstance(query.stream, UsageStream) or query.end is not None:
+            continue
+        if state.get("done") and not state.get("failed") and state.get("reached"):
             StreamState.objects.update_or_create(
-                task=run.task,
+                task=task,
                 stream=query.stream.type,
-                defaults={"high_water": datetime.fromisoformat(reached)},
+                defaults={"high_water": datetime.fromisoformat(state["reached"])},
             )

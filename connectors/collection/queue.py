@@ -7,15 +7,33 @@ both take or queue the same run.
 
 from __future__ import annotations
 
+import logging
+import uuid
 from datetime import datetime, timedelta
+from functools import partial
 
+import kombu.exceptions
+import redis.exceptions
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, F, OuterRef, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from connectors.collection import schedule
 from connectors.models import QueueBehaviour, RunStatus, RunTrigger, Task, TaskRun
+
+log = logging.getLogger(__name__)
+
+BROKER_ERRORS = (kombu.exceptions.OperationalError, redis.exceptions.RedisError, OSError)
+# A queued run with no message sent this long after it was queued is sent again.
+UNSENT_AFTER = timedelta(seconds=10)
+
+
+def resend_after() -> timedelta:
+    """A queued run sent this long ago and still not started is sent again (its message
+    may have been lost with the broker)."""
+    return timedelta(seconds=settings.RUN_RESEND_AFTER_SECONDS)
 
 
 def stale_after() -> timedelta:
@@ -25,12 +43,18 @@ def stale_after() -> timedelta:
 
 # --- queueing -----------------------------------------------------------------------
 
+BROKER_DOWN = (
+    "The run is queued, but the queue (Redis) cannot be reached right now: it starts as "
+    "soon as the queue is back."
+)
+
 
 def run_enqueue(task: Task, trigger: str) -> tuple[TaskRun | None, str]:
     """Queue a run. With a run already going: "Don't start a new instance" refuses,
-    "start one when the current ends" keeps (at most) one waiting."""
-    from connectors import tasks  # the Celery tasks import this module
+    "start one when the current ends" keeps (at most) one waiting.
 
+    Returns the run (None when refused) and, in words, why it was refused or why it may
+    start late (its message did not reach the broker: the beat tick sends it again)."""
     active = task.runs.filter(status__in=(RunStatus.QUEUED, RunStatus.RUNNING))
     if active.exists() and task.queue_behaviour == QueueBehaviour.SKIP:
         return None, "A run of this task is already queued or running."
@@ -39,13 +63,32 @@ def run_enqueue(task: Task, trigger: str) -> tuple[TaskRun | None, str]:
             run = TaskRun.objects.create(task=task, trigger=trigger)
     except IntegrityError:
         return None, "A run of this task is already waiting to start."
-    if not task.runs.filter(status=RunStatus.RUNNING).exists():
-        tasks.task_run.delay_on_commit(run.pk)
-    return run, ""
+    if task.runs.filter(status=RunStatus.RUNNING).exists():
+        return run, ""  # started when the running one ends
+    if connection.in_atomic_block:  # the worker must find the run: send after the commit
+        transaction.on_commit(partial(send, run.pk))
+        return run, ""
+    return run, "" if send(run.pk) else BROKER_DOWN
+
+
+def send(run_id: int) -> bool:
+    """Hand the run to the broker; False (and nothing raised) when the broker is down.
+    A run whose message never arrived stays queued with no `sent_at`; the beat tick's
+    outbox sends it again."""
+    from connectors import tasks  # the Celery tasks import this module
+
+    try:
+        tasks.task_run.apply_async((run_id,), retry=False)
+    except BROKER_ERRORS as error:
+        log.warning("Could not send run %s to the broker: %s", run_id, error)
+        return False
+    TaskRun.objects.filter(pk=run_id).update(sent_at=timezone.now())
+    return True
 
 
 def run_cancel(run: TaskRun) -> None:
-    """A queued run is cancelled at once; a running one stops after its current page."""
+    """A queued run is cancelled at once; a running one stops within seconds (its worker
+    reads the request with each heartbeat and before each request)."""
     TaskRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
         status=RunStatus.CANCELLED, finished_at=timezone.now()
     )
@@ -53,41 +96,57 @@ def run_cancel(run: TaskRun) -> None:
 
 
 def claim(run_id: int) -> TaskRun | None:
-    """Take a queued run, or a running one whose worker stopped beating. One UPDATE, so
-    two workers given the same run cannot both take it."""
+    """Take a queued run, or a running one whose worker stopped beating, with a new
+    lease. One UPDATE, so two workers given the same run cannot both take it; the old
+    worker's lease no longer matches, so it cannot write to the run again."""
     now = timezone.now()
     claimable = Q(status=RunStatus.QUEUED) | Q(
         status=RunStatus.RUNNING, heartbeat_at__lt=now - stale_after()
     )
+    lease = uuid.uuid4().hex
     try:
         with transaction.atomic():
             taken = TaskRun.objects.filter(claimable, pk=run_id, cancel_requested=False).update(
                 status=RunStatus.RUNNING,
-                started_at=now,
+                started_at=Coalesce(F("started_at"), Value(now)),
                 heartbeat_at=now,
                 attempts=F("attempts") + 1,
+                lease=lease,
             )
     except IntegrityError:  # another run of the task is running: this one waits its turn
         return None
-    return TaskRun.objects.select_related("task__connector").get(pk=run_id) if taken else None
+    if not taken:
+        return None
+    return TaskRun.objects.select_related("task__connector").get(pk=run_id, lease=lease)
+
+
+def release(run: TaskRun, note: str) -> bool:
+    """Put a running run back on the queue at once, keeping its checkpoint (the worker
+    lost its database or Redis for a moment). False when this worker no longer holds
+    the run, or another run of the task is already waiting: then the stale-run reclaim
+    takes it over once its heartbeat is old."""
+    try:
+        with transaction.atomic():
+            released = TaskRun.objects.filter(
+                pk=run.pk, lease=run.lease, status=RunStatus.RUNNING
+            ).update(status=RunStatus.QUEUED, lease="", log=[*run.log, note][-200:])
+    except IntegrityError:
+        return False
+    return bool(released) and send(run.pk)
 
 
 def start_waiting(task: Task) -> None:
-    from connectors import tasks
-
     waiting = task.runs.filter(status=RunStatus.QUEUED).values_list("pk", flat=True).first()
     if waiting:
-        tasks.task_run.delay_on_commit(waiting)
+        send(waiting)
 
 
 # --- the beat tick ------------------------------------------------------------------
 
 
 def reclaim_stale(now: datetime | None = None) -> list[int]:
-    """Runs left RUNNING by a dead worker go back on the queue; they resume from their
-    checkpoint."""
-    from connectors import tasks
-
+    """Runs left RUNNING by a dead worker are sent again; the worker that takes one
+    resumes it from its checkpoint under a new lease."""
     cutoff = (now or timezone.now()) - stale_after()
     stale = list(
         TaskRun.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=cutoff).values_list(
@@ -95,8 +154,23 @@ def reclaim_stale(now: datetime | None = None) -> list[int]:
         )
     )
     for run_id in stale:
-        tasks.task_run.delay(run_id)
+        send(run_id)
     return stale
+
+
+def resend_queued(now: datetime | None = None) -> list[int]:
+    """The outbox: a queued run that can start (no other run of its task is running)
+    but whose message never reached the broker, or went there long ago and was lost
+    with a broker restart, is sent again. A second message for a run is harmless: only
+    one claim can take it."""
+    now = now or timezone.now()
+    running = TaskRun.objects.filter(task=OuterRef("task"), status=RunStatus.RUNNING)
+    due = TaskRun.objects.filter(status=RunStatus.QUEUED).filter(
+        Q(sent_at__isnull=True, queued_at__lt=now - UNSENT_AFTER)
+        | Q(sent_at__lt=now - resend_after())
+    )
+    ids = list(due.exclude(Exists(running)).values_list("pk", flat=True))
+    return [run_id for run_id in ids if send(run_id)]
 
 
 def schedule_tick(now: datetime | None = None) -> list[int]:

@@ -7,12 +7,14 @@ from connectors.models.config import Task
 
 
 class RunStatus(models.TextChoices):
-    """queued → running → succeeded | failed | cancelled; running → queued when reclaimed
-    from a dead worker; queued → cancelled."""
+    """queued → running → succeeded | partial | failed | cancelled; running → queued when
+    a worker lost its database or Redis for a moment; queued → cancelled. A run left
+    running by a dead worker is taken over by another (a new lease)."""
 
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
+    PARTIAL = "partial", "Partly succeeded"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
 
@@ -53,6 +55,15 @@ class TaskRun(models.Model):
     window_start = models.DateTimeField(null=True, blank=True)
     window_end = models.DateTimeField(null=True, blank=True)
     checkpoint = models.JSONField(default=dict)
+    # Per stream: {"status": "waiting|running|done|failed", "planned": n, "done": n,
+    # "message": "..."}: what the run page shows stream by stream.
+    streams = models.JSONField(default=dict)
+    # The worker executing the run holds this token; every write of the run (each page's
+    # transaction, the heartbeat, the finish) requires it, so a worker whose run was
+    # taken over writes nothing more.
+    lease = models.CharField(max_length=32, blank=True)
+    # When the run's message last went to the broker (None: it never got there).
+    sent_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     log = models.JSONField(default=list)
 

@@ -6,6 +6,7 @@ together with the run's checkpoint.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -90,13 +91,19 @@ class Page:
 class Fetcher:
     """GETs through the one retry layer."""
 
-    def __init__(self, client: AdminClient, policy: RetryPolicy, on_retry=None) -> None:
+    def __init__(
+        self, client: AdminClient, policy: RetryPolicy, on_retry=None, sleep=time.sleep
+    ) -> None:
         self.client, self.policy, self.on_retry = client, policy, on_retry
+        self.sleep = sleep  # a run's sleep wakes when the run must stop
 
     def for_path(self, path: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
         def fetch(params: dict[str, Any]) -> dict[str, Any]:
             return call_with_retries(
-                lambda: self.client.get(path, params), self.policy, on_retry=self.on_retry
+                lambda: self.client.get(path, params),
+                self.policy,
+                sleep=self.sleep,
+                on_retry=self.on_retry,
             )
 
         return fetch
@@ -105,47 +112,57 @@ class Fetcher:
         return self.client.server_time or datetime.now(UTC)
 
 
-# Windows that open-ended collections split off stop this long before OpenAI's now (as
-# its last answer dated it); the last window is left open.
+# Windows are split off up to this long before OpenAI's now (as its last answer dated
+# it, or this machine's clock before any answer); the last window is left open.
 OPEN_MARGIN = timedelta(hours=1)
 
 
+@dataclass(frozen=True)
+class Window:
+    begin: datetime
+    end: datetime | None  # None: open-ended, up to OpenAI's now
+    last: bool  # only the last window may end before `end`
+
+
 def usage_windows(
-    query: StreamQuery, start: datetime, server_now: datetime | None
-) -> list[tuple[datetime, datetime | None]]:
+    query: StreamQuery, start: datetime, server_now: Callable[[], datetime | None]
+) -> Iterator[Window]:
     """[start, end) cut into windows of exactly one largest page each, so that they can be
-    fetched side by side with no more requests than one paginated query. Without an END
-    TIME the last window is open-ended and starts at a page boundary before OpenAI's now;
-    with neither an END TIME nor OpenAI's now (no answer yet), there is one open window."""
+    fetched side by side with no more requests than one paginated query, and no window
+    holds more than a page or two. Made one at a time: each is cut with the latest word
+    on OpenAI's now (`server_now()`, None before its first answer, when this machine's
+    clock stands in), up to the END TIME or shortly before now; the last window runs
+    from there to the END TIME, or open-ended. Nothing is asked for past OpenAI's now."""
     stream = query.stream
     grain = "1d" if stream.floor_to_day else query.width
-    first = floor_time(start, "1d") if stream.floor_to_day else start
-    span = stream.page_limit(query.width)[1] * WIDTH_SECONDS[grain]
-    aligned = int(floor_time(first, grain).timestamp())
-    until = query.end or (server_now - OPEN_MARGIN if server_now else first)
-    edges = [first]
-    boundary = aligned + span  # page k ends at the bucket boundary k pages on
-    while datetime.fromtimestamp(boundary, UTC) < until:
-        edges.append(datetime.fromtimestamp(boundary, UTC))
-        boundary += span
-    windows: list[tuple[datetime, datetime | None]] = list(zip(edges, edges[1:], strict=False))
-    return [*windows, (edges[-1], query.end)]
+    edge = floor_time(start, "1d") if stream.floor_to_day else start
+    span = timedelta(seconds=stream.page_limit(query.width)[1] * WIDTH_SECONDS[grain])
+    boundary = floor_time(edge, grain) + span  # page k ends at the boundary k pages on
+    while True:
+        known = server_now()
+        if known is not None and edge >= known:
+            return  # OpenAI's now is behind the window: it has nothing there yet
+        latest = (known or datetime.now(UTC)) - OPEN_MARGIN
+        until = min(query.end, latest) if query.end else latest
+        if boundary >= until:
+            yield Window(edge, query.end, last=True)
+            return
+        yield Window(edge, boundary, last=False)
+        edge, boundary = boundary, boundary + span
 
 
-def collect_window(
-    fetcher: Fetcher, query: StreamQuery, window: tuple[datetime, datetime | None], last: bool
-) -> Iterator[Page]:
+def collect_window(fetcher: Fetcher, query: StreamQuery, window: Window) -> Iterator[Page]:
     """The pages of one window, in order. A window before the last must be full: its last
-    bucket ends where the next window starts, or OpenAI stopped early."""
+    bucket ends where the next window starts, or where OpenAI's now cut it (when this
+    machine's clock ran ahead of OpenAI's); otherwise OpenAI stopped early."""
     stream = query.stream
-    begin, end = window
-    params = usage_params(query, begin)
-    if end is not None:
-        params["end_time"] = int(end.timestamp())
+    params = usage_params(query, window.begin)
+    if window.end is not None:
+        params["end_time"] = int(window.end.timestamp())
     provisional = provisional_window(stream, query.width)
-    reached = None
+    reached, answered = None, None
     for buckets in usage_pages(
-        fetcher.for_path(stream.path), stream.path, params, int(begin.timestamp())
+        fetcher.for_path(stream.path), stream.path, params, int(window.begin.timestamp())
     ):
         if not buckets:
             continue
@@ -153,9 +170,11 @@ def collect_window(
         provisional_after = int((answered - provisional).timestamp())
         reached = datetime.fromtimestamp(buckets[-1]["end_time"], UTC)
         yield Page(buckets, reached, provisional_after, answered)
-    if not last and reached != end:
+    cut_by_now = answered is not None and reached is not None and reached >= answered
+    if not window.last and reached != window.end and not cut_by_now:
         raise ContractError(
-            f"{stream.path} stopped before {end:%Y-%m-%d %H:%M} UTC without saying it had more."
+            f"{stream.path} stopped before {window.end:%Y-%m-%d %H:%M} UTC without saying "
+            "it had more."
         )
 
 

@@ -12,11 +12,14 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def in_order(jobs: Iterable[Callable[[], T]], workers: int = 2) -> Iterator[T]:
+def in_order(
+    jobs: Iterable[Callable[[], T]], workers: int = 2, check: Callable[[], None] | None = None
+) -> Iterator[T]:
     """Run the jobs on `workers` threads and yield their results in the jobs' order. The
     first job runs alone (a rejected key or a bad parameter fails on one request, not on
     several at once); after it, `workers` jobs are kept going. A job's exception is raised
-    when its turn comes; jobs not started by then never start."""
+    when its turn comes; jobs not started by then never start. While waiting for a
+    result, `check` is called every second: whatever it raises stops the wait."""
     pending: deque[Future] = deque()
     todo = iter(jobs)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="page-fetch")
@@ -25,7 +28,7 @@ def in_order(jobs: Iterable[Callable[[], T]], workers: int = 2) -> Iterator[T]:
         if first is not None:
             pending.append(pool.submit(first))
         while pending:
-            result = pending.popleft().result()
+            result = _result(pending.popleft(), check)
             for job in todo:  # keep `workers` jobs going while this result is used
                 pending.append(pool.submit(job))
                 if len(pending) >= workers:
@@ -36,3 +39,12 @@ def in_order(jobs: Iterable[Callable[[], T]], workers: int = 2) -> Iterator[T]:
         for future in pending:
             future.cancel()
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _result(future: Future[T], check: Callable[[], None] | None) -> T:
+    while check is not None:
+        try:
+            return future.result(timeout=1)
+        except TimeoutError:
+            check()
+    return future.result()

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connectors.openai.collector import collect_window, usage_windows
+from connectors.openai.collector import Window, collect_window, usage_windows
 from connectors.openai.pages import ContractError, list_pages, usage_pages
 from connectors.openai.plan import stream_queries
 from connectors.openai.streams import request_count
@@ -82,21 +82,47 @@ def hourly_query(start: str, end: str | None):
 
 def test_windows_split_a_range_into_exactly_the_pages_it_needs():
     query = hourly_query("2025-11-01", "2026-11-01")
-    windows = usage_windows(query, query.start, None)
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    windows = list(usage_windows(query, query.start, lambda: now))
     assert len(windows) == request_count(query.stream, "1h", query.start, query.end)
-    assert windows[0][0] == query.start and windows[-1][1] == query.end
-    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:], strict=False))
+    assert windows[0].begin == query.start and windows[-1].end == query.end
+    assert [w.last for w in windows] == [False] * (len(windows) - 1) + [True]
+    assert all(a.end == b.begin for a, b in zip(windows, windows[1:], strict=False))
     largest = timedelta(hours=query.stream.page_limit("1h")[1])
-    assert all(end - begin <= largest for begin, end in windows)
+    assert all(w.end - w.begin <= largest for w in windows)
 
 
 def test_an_open_range_is_split_only_up_to_openai_s_now():
     query = hourly_query("2026-09-01", None)
-    assert usage_windows(query, query.start, None) == [(query.start, None)]
     now = datetime(2026, 10, 1, 12, tzinfo=UTC)
-    windows = usage_windows(query, query.start, now)
-    assert windows[-1][1] is None and windows[-1][0] < now
-    assert all(end is not None and end <= now for _, end in windows[:-1])
+    windows = list(usage_windows(query, query.start, lambda: now))
+    assert windows[-1].end is None and windows[-1].last and windows[-1].begin < now
+    assert all(w.end is not None and w.end <= now for w in windows[:-1])
+
+
+def test_before_openai_answers_this_machine_s_clock_cuts_the_windows():
+    """A connector whose directory is fresh makes no request before its usage stream:
+    the windows must still be page-sized, never one window for the whole range."""
+    query = hourly_query("2019-01-01", None)
+    windows = usage_windows(query, query.start, lambda: None)
+    first, second = next(windows), next(windows)
+    largest = timedelta(hours=query.stream.page_limit("1h")[1])
+    assert first.end - first.begin <= largest and not first.last
+    assert second.begin == first.end and second.end - second.begin == largest
+
+
+def test_nothing_is_asked_for_past_openai_s_now():
+    """This machine's clock ran ahead: once OpenAI's answer dates its now, no window
+    starts after it."""
+    query = hourly_query("2026-09-01", "2027-01-01")
+    openai_now = datetime(2026, 9, 20, tzinfo=UTC)
+    known: list[datetime] = []
+    windows = usage_windows(query, query.start, lambda: known[0] if known else None)
+    first = next(windows)  # cut with this machine's clock (December 2026)
+    known.append(openai_now)
+    rest = list(windows)
+    assert first.begin == query.start
+    assert all(w.begin < openai_now for w in rest)
 
 
 class Answers:
@@ -114,10 +140,11 @@ class Answers:
 
 def test_a_window_that_stops_early_fails_loudly():
     query = hourly_query("2026-09-01", "2026-09-15")
-    window = usage_windows(query, query.start, None)[0]
-    begin = int(window[0].timestamp())
+    window = next(usage_windows(query, query.start, lambda: datetime(2026, 10, 1, tzinfo=UTC)))
+    begin = int(window.begin.timestamp())
     short = Answers(page([bucket(begin + i * 3600, begin + (i + 1) * 3600) for i in range(5)]))
     with pytest.raises(ContractError, match="stopped before"):
-        list(collect_window(short, query, window, last=False))
+        list(collect_window(short, query, window))
     last = Answers(page([bucket(begin + i * 3600, begin + (i + 1) * 3600) for i in range(5)]))
-    assert len(list(collect_window(last, query, window, last=True))) == 1
+    final = Window(window.begin, window.end, last=True)
+    assert len(list(collect_window(last, query, final))) == 1

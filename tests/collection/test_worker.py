@@ -16,7 +16,7 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from connectors.collection import queue
+from connectors.collection import queue as run_queue
 from connectors.models import USAGE_TABLES, RunStatus, TaskRun
 from connectors.openai.emulator import DEMO_ADMIN_KEY, FaultConfig
 from tests.collection.conftest import table_rows, truth_rows
@@ -64,7 +64,7 @@ def test_it_runs_a_task_from_run_now_on_a_real_worker(
 
 def test_it_puts_only_ids_on_the_queue(queue, make_task):
     task = make_task("costs", StartTime="2026-10-01")
-    with_commit = queue.run_enqueue(task, "manual")[0]
+    with_commit = run_queue.run_enqueue(task, "manual")[0]
     raw = redis.Redis.from_url(settings.CELERY_BROKER_URL).lrange(queue, 0, -1)
     assert len(raw) == 1
     body = base64.b64decode(json.loads(raw[0])["body"])
@@ -84,7 +84,7 @@ def test_it_resumes_a_run_after_its_worker_is_killed(start_worker, make_task, em
     task.connector.directory_refreshed_at = timezone.now()
     task.connector.save()
     worker = start_worker()
-    run, _ = queue.run_enqueue(task, "manual")
+    run, _ = run_queue.run_enqueue(task, "manual")
     wait_for(run, lambda r: r.pages >= 3)
     os.killpg(worker.pid, signal.SIGKILL)
     worker.wait(10)
@@ -99,7 +99,7 @@ def test_it_resumes_a_run_after_its_worker_is_killed(start_worker, make_task, em
     before = len(emulator.log.records)  # the killed worker's requests, answered or not
     start_worker()
     with override_settings(RUN_STALE_AFTER_SECONDS=1):
-        assert queue.reclaim_stale() == [run.pk]
+        assert run_queue.reclaim_stale() == [run.pk]
     run = wait_for(run, finished)
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert run.attempts == 2 and run.pages > committed
