@@ -38,12 +38,24 @@ def _project(item: dict) -> dict:
 
 
 def _user(item: dict) -> dict:
+    service = item.get("is_service_account")
     return {
         "name": item.get("name"),
         "email": item.get("email"),
         "role": item.get("role"),
         "added_at": _time(item.get("added_at")),
+        "is_service_account": service if isinstance(service, bool) else None,
+        "api_key_last_used_at": _time(item.get("api_key_last_used_at")),
+        "projects": _projects(item.get("projects")),
     }
+
+
+def _projects(listing: Any) -> list[dict] | None:
+    """A user's projects as [{"id", "name", "role"}]; None when OpenAI did not say."""
+    if not isinstance(listing, dict) or not isinstance(listing.get("data"), list):
+        return None
+    fields = ("id", "name", "role")
+    return [{f: p.get(f) for f in fields} for p in listing["data"] if isinstance(p, dict)]
 
 
 def _api_key(item: dict) -> dict:
@@ -54,6 +66,7 @@ def _api_key(item: dict) -> dict:
         "redacted_value": item.get("redacted_value"),
         "created_at": _time(item.get("created_at")),
         "last_used_at": _time(item.get("last_used_at")),
+        "expires_at": _time(item.get("expires_at")),
         "owner_type": owner.get("type"),
         "owner_id": who.get("id"),
         "owner_name": who.get("name") or who.get("email"),

@@ -197,6 +197,10 @@ class UserEntry(DirectoryEntry):
     email = models.TextField(null=True, blank=True)
     role = models.CharField(max_length=40, null=True, blank=True)
     added_at = _epoch_column("addedAt")
+    is_service_account = models.BooleanField(null=True, blank=True, db_column="isServiceAccount")
+    api_key_last_used_at = _epoch_column("apiKeyLastUsedAt")
+    # The user's projects as OpenAI lists them: [{"id", "name", "role"}, ...].
+    projects = models.JSONField(null=True, blank=True)
 
     class Meta:
         db_table = "users"
@@ -211,6 +215,7 @@ class ApiKeyEntry(DirectoryEntry):
     )
     created_at = _epoch_column("createdAt")
     last_used_at = _epoch_column("lastUsedAt")
+    expires_at = _epoch_column("expiresAt")
     project_id = models.CharField(max_length=200, db_column="projectId")
     owner_type = models.CharField(max_length=40, null=True, blank=True, db_column="ownerType")
     owner_id = models.CharField(max_length=200, null=True, blank=True, db_column="ownerId")

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 WIDTH_SECONDS = {"1m": 60, "1h": 3600, "1d": 86400}
+# Costs grouped by api_key_id: OpenAI refuses any window starting before this day
+# (2025-12-06T00:00:00Z), seen on the live API (langwatch/langwatch#7579).
+COSTS_API_KEY_SINCE = 1764979200
 USAGE_PAGE_LIMITS = {"1d": (7, 31), "1h": (24, 168), "1m": (60, 1440)}  # width: (default, max)
 COSTS_PAGE_LIMITS = {"1d": (7, 180)}
 DIRECTORY_PAGE_LIMIT = 100
@@ -35,6 +38,7 @@ class Param:
     id_prefix: str = ""
     help: str = ""
     narrows: str = ""  # the dimension (DIMENSIONS key) a filter keeps values of
+    whole_lines: bool = False  # each line is one value (names holding commas and spaces)
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ class Field:
 
     api: str  # dotted path into the result: "amount.value"
     column: str
-    type: str  # "int" | "decimal" | "float" | "str" | "bool"
+    type: str  # "int" | "decimal" | "float" | "str" | "bool" | "json" (directory only)
     required: bool = False
 
 
@@ -54,7 +58,7 @@ def _f(api: str, type_: str = "int", required: bool = False, column: str = "") -
 
 def _camel(name: str) -> str:
     head, *rest = name.replace(".", "_").split("_")
-    return head + "".join(part.title() for part in rest)
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 # The result fields that are dimensions (null unless grouped).
@@ -70,6 +74,7 @@ DIMENSIONS: dict[str, Field] = {
     "vector_store_id": _f("vector_store_id", "str"),
     "context_level": _f("context_level", "str"),
     "line_item": _f("line_item", "str"),
+    "api_source": _f("api_source", "str"),  # agents_api | unlabeled
 }
 
 # Filters, keyed by their query parameter.
@@ -122,6 +127,16 @@ VECTOR_STORE_IDS = Param(
     narrows="vector_store_id",
 )
 
+LINE_ITEMS = Param(
+    "LineItems",
+    "LINE ITEMS",
+    "names",
+    "line_items",
+    help="Exact line item names, one per line (gpt-4o-2024-08-06, input).",
+    narrows="line_item",
+    whole_lines=True,
+)
+
 START_TIME = Param(
     "StartTime",
     "START TIME",
@@ -151,6 +166,8 @@ class UsageStream:
     bucket_widths: tuple[str, ...] = ("1m", "1h", "1d")
     page_limits: tuple[tuple[str, tuple[int, int]], ...] = tuple(USAGE_PAGE_LIMITS.items())
     floor_to_day: bool = False  # costs buckets start at UTC midnight whatever start_time is
+    # (dimension, Unix seconds): grouping by it is refused for a start_time before then.
+    group_by_since: tuple[tuple[str, int], ...] = ()
     kind: str = "usage"
 
     @property
@@ -162,6 +179,10 @@ class UsageStream:
     @property
     def dimensions(self) -> tuple[Field, ...]:
         return tuple(DIMENSIONS[name] for name in self.group_by)
+
+    def group_by_refused(self, group_by, start: int) -> tuple[str, int] | None:
+        """The (dimension, since) OpenAI refuses to group by for a window from `start`."""
+        return next(((d, t) for d, t in self.group_by_since if d in group_by and start < t), None)
 
     @property
     def main_metrics(self) -> tuple[str, ...]:
@@ -225,7 +246,11 @@ COMPLETIONS_METRICS = (
     _f("input_image_tokens"),
     _f("input_cached_image_tokens"),
     _f("output_image_tokens"),
+    # 2026: cache writes split by retention; their sum is input_cache_write_tokens.
+    _f("input_cache_write_30m_tokens"),
+    _f("input_cache_write_12h_tokens"),
 )
+_COMPLETIONS_GROUP_BY = (*_BASIC_GROUP_BY, "batch", "service_tier", "api_source")
 
 USAGE_STREAMS: tuple[UsageStream, ...] = (
     _usage(
@@ -256,7 +281,7 @@ USAGE_STREAMS: tuple[UsageStream, ...] = (
         "completions",
         "completions",
         "completions",
-        (*_BASIC_GROUP_BY, "batch", "service_tier"),
+        _COMPLETIONS_GROUP_BY,
         (*COMMON_FILTERS, BATCH),
         COMPLETIONS_METRICS,
     ),
@@ -265,8 +290,8 @@ USAGE_STREAMS: tuple[UsageStream, ...] = (
         path="/organization/costs",
         table="costs",
         result_object="organization.costs.result",
-        group_by=("project_id", "line_item", "api_key_id"),
-        filters=(PROJECT_IDS, API_KEY_IDS),
+        group_by=("project_id", "line_item", "api_key_id", "user_id", "api_source"),
+        filters=(PROJECT_IDS, API_KEY_IDS, LINE_ITEMS),
         metrics=(
             _f("amount.value", "decimal"),
             _f("amount.currency", "str"),
@@ -276,6 +301,7 @@ USAGE_STREAMS: tuple[UsageStream, ...] = (
         bucket_widths=("1d",),
         page_limits=tuple(COSTS_PAGE_LIMITS.items()),
         floor_to_day=True,
+        group_by_since=(("api_key_id", COSTS_API_KEY_SINCE),),
     ),
     _usage(
         "embeddings",
@@ -321,9 +347,18 @@ USAGE_STREAMS: tuple[UsageStream, ...] = (
         "web_search_calls",
         "web_search_calls",
         "web_searches",
-        (*_BASIC_GROUP_BY, "context_level"),
+        (*_BASIC_GROUP_BY, "context_level", "api_source"),
         (*COMMON_FILTERS, CONTEXT_LEVELS),
         (_REQUESTS, _f("num_requests", required=True)),
+    ),
+    # 2026: the Decisions API's token usage, shaped like completions.
+    _usage(
+        "decisions",
+        "decisions",
+        "decisions",
+        _COMPLETIONS_GROUP_BY,
+        (*COMMON_FILTERS, BATCH),
+        COMPLETIONS_METRICS,
     ),
 )
 
@@ -364,6 +399,9 @@ DIRECTORY_STREAMS: tuple[DirectoryStream, ...] = (
             _f("email", "str"),
             _f("role", "str"),
             _f("added_at", "int"),
+            _f("is_service_account", "bool"),
+            _f("api_key_last_used_at", "int"),
+            _f("projects", "json"),
         ),
     ),
     DirectoryStream(
@@ -388,6 +426,7 @@ DIRECTORY_STREAMS: tuple[DirectoryStream, ...] = (
             _f("redacted_value", "str"),
             _f("created_at", "int"),
             _f("last_used_at", "int"),
+            _f("expires_at", "int"),
             _f("project_id", "str"),
             _f("owner.type", "str", column="ownerType"),
             _f("owner.id", "str", column="ownerId"),

@@ -66,6 +66,12 @@ MODELS: dict[str, tuple[Model, ...]] = {
         Model("gpt-4o-transcribe", 1742428800),
         Model("gpt-4o-mini-transcribe", 1742428800),
     ),
+    # The Decisions API runs on reasoning models.
+    "decisions": (
+        Model("o4-mini-2025-04-16", 1744761600, "reasoning"),
+        Model("gpt-5-2025-08-07", 1754524800, "reasoning"),
+        Model("gpt-5-mini-2025-08-07", 1754524800, "reasoning"),
+    ),
     "web_search_calls": (
         Model("gpt-4o-2024-08-06", 1722902400),
         Model("gpt-4.1-2025-04-14", 1744588800),
@@ -79,6 +85,7 @@ DIMENSION_VALUES: dict[str, tuple] = {
     "service_tier": ("default", "flex", "priority"),
     "context_level": ("medium", "low", "high"),
     "source": ("image.generation", "image.edit", "image.variation"),
+    "api_source": ("unlabeled", "agents_api"),
 }
 
 
@@ -102,29 +109,43 @@ _COMPLETION_LEAVES = (
     "input_cached_text_tokens",
     "input_cached_audio_tokens",
     "input_cached_image_tokens",
-    "input_cache_write_tokens",
+    "input_cache_write_30m_tokens",
+    "input_cache_write_12h_tokens",
     "output_text_tokens",
     "output_audio_tokens",
     "output_image_tokens",
 )
 
+# Input tokens include the cached and the cache-written ones; cache writes are split by
+# retention (30 minutes, 12 hours) and sum to input_cache_write_tokens.
+_COMPLETION_DERIVED = {
+    "input_uncached_tokens": _COMPLETION_LEAVES[1:4],
+    "input_cached_tokens": _COMPLETION_LEAVES[4:7],
+    "input_cache_write_tokens": _COMPLETION_LEAVES[7:9],
+    "input_tokens": _COMPLETION_LEAVES[1:9],
+    "output_tokens": _COMPLETION_LEAVES[9:12],
+}
+
 _RECIPES: dict[str, Recipe] = {
     "completions": Recipe(
         leaves=_COMPLETION_LEAVES,
         means={
-            "text": (900, 0, 0, 600, 0, 0, 80, 350, 0, 0),
-            "vision": (800, 0, 400, 500, 0, 60, 70, 300, 0, 4),
-            "reasoning": (1500, 0, 100, 1200, 0, 0, 120, 1800, 0, 0),
-            "audio": (150, 700, 0, 100, 300, 0, 20, 60, 500, 0),
+            "text": (900, 0, 0, 600, 0, 0, 65, 15, 350, 0, 0),
+            "vision": (800, 0, 400, 500, 0, 60, 55, 15, 300, 0, 4),
+            "reasoning": (1500, 0, 100, 1200, 0, 0, 90, 30, 1800, 0, 0),
+            "audio": (150, 700, 0, 100, 300, 0, 20, 0, 60, 500, 0),
         },
-        derived={
-            "input_uncached_tokens": _COMPLETION_LEAVES[1:4],
-            "input_cached_tokens": _COMPLETION_LEAVES[4:7],
-            "input_tokens": _COMPLETION_LEAVES[1:8],
-            "output_tokens": _COMPLETION_LEAVES[8:11],
-        },
+        derived=_COMPLETION_DERIVED,
         daily=(30, 4000),
         share=1.0,
+    ),
+    # Agent decisions: long prompts, mostly cached, with longer-lived cache writes.
+    "decisions": Recipe(
+        leaves=_COMPLETION_LEAVES,
+        means={"reasoning": (2400, 0, 0, 3200, 0, 0, 60, 140, 900, 0, 0)},
+        derived=_COMPLETION_DERIVED,
+        daily=(5, 900),
+        share=0.25,
     ),
     "embeddings": Recipe(
         ("num_model_requests", "input_tokens"), {"*": (650,)}, daily=(20, 8000), share=0.45

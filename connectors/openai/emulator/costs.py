@@ -1,6 +1,7 @@
 """Costs: usage priced per line item, summed per UTC day.
 
-The finest grain is a cell (day, project, API key, line item). Its quantity is the day's
+The finest grain is a cell (day, project, API key, API source, line item); a key's
+owner gives the cell its user. Its quantity is the day's
 usage (up to now for today); its amount is computed once, in integer nano-dollars, with
 the project's negotiated discount and batch/flex prices, then floored. Every grouping
 sums the same cells, so line items always add up to the ungrouped total, and no amount
@@ -40,7 +41,8 @@ _COMPLETION_LINES = {
     "input_image_tokens": ("input", 0, 1, 1),
     "input_cached_text_tokens": ("cached input", 1, 1, 1),
     "input_cached_image_tokens": ("cached input", 1, 1, 1),
-    "input_cache_write_tokens": ("cache write", 0, 5, 4),
+    "input_cache_write_30m_tokens": ("cache write", 0, 5, 4),
+    "input_cache_write_12h_tokens": ("cache write 12h", 0, 2, 1),
     "output_text_tokens": ("output", 2, 1, 1),
     "output_image_tokens": ("output", 2, 1, 1),
     "input_audio_tokens": ("audio input", 3, 1, 1),
@@ -71,7 +73,7 @@ class Cell:
 
 def line_item(stream_type: str, dims: dict, leaf: str) -> tuple[str, str, int, int] | None:
     """(line item, quantity unit, price numerator, price denominator) of one usage leaf."""
-    if stream_type == "completions":
+    if stream_type in ("completions", "decisions"):
         return _completion_line(dims, leaf)
     found = _UNIT_LINES.get((stream_type, leaf))
     if found is None:
@@ -107,7 +109,8 @@ def costs_completeness(now: int, day: int, finality: int) -> int:
 
 
 def day_cells(data: OrgData, day: int, now: int) -> dict[tuple, Cell]:
-    """The day's cells keyed (project_id, api_key_id, line_item); today's up to now."""
+    """The day's cells keyed (project_id, api_key_id, api_source, line_item); today's
+    up to now. Usage without a source (embeddings, ...) is `unlabeled`."""
     ended = (day + 1) * DAY <= now
     if ended and day in data.costs_cache:
         return data.costs_cache[day]
@@ -136,7 +139,9 @@ def _price_stream(data: OrgData, stream: UsageStream, day: int, now, cells: dict
             if item is None:
                 continue
             name, unit, num, den = item
-            key = (series.dims.get("project_id"), series.dims.get("api_key_id"), name)
+            dims = series.dims
+            source = dims.get("api_source") or "unlabeled"
+            key = (dims.get("project_id"), dims.get("api_key_id"), source, name)
             cell = cells.get(key)
             if cell is None:
                 cells[key] = Cell(quantity, unit, num, den)
@@ -150,11 +155,13 @@ def costs_buckets(
     """Buckets first .. first + count - 1 of a costs query, as of `now`."""
     edges = bucket_edges(query, end, first, count)
     discounts = {p.id: p.discount_pct for p in data.org.projects}
+    owners = {k.id: k.user_id for k in data.org.keys}
     buckets = []
     for i in range(len(edges) - 1):
         day = edges[i] // DAY
         share = costs_completeness(now, day, finality)
-        groups = _group(day_cells(data, day, now), query, share, discounts) if share else {}
+        cells = day_cells(data, day, now) if share else {}
+        groups = _group(cells, query, share, discounts, owners)
         results = [_result(query, key, *groups[key]) for key in sorted(groups, key=sort_key)]
         buckets.append(
             {
@@ -167,10 +174,16 @@ def costs_buckets(
     return buckets
 
 
-def _group(cells: dict[tuple, Cell], query: BucketQuery, share: int, discounts: dict) -> dict:
+def _group(cells: dict[tuple, Cell], query: BucketQuery, share, discounts, owners) -> dict:
     groups: dict[tuple, list] = {}
-    for (project_id, api_key_id, name), cell in cells.items():
-        dims = {"project_id": project_id, "api_key_id": api_key_id, "line_item": name}
+    for (project_id, api_key_id, source, name), cell in cells.items():
+        dims = {
+            "project_id": project_id,
+            "api_key_id": api_key_id,
+            "user_id": owners.get(api_key_id),
+            "api_source": source,
+            "line_item": name,
+        }
         quantity = cell.quantity * share // PPM
         if not quantity or not matches(dims, query.filters):
             continue

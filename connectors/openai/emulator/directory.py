@@ -32,8 +32,20 @@ def project_object(project: Project, now: int) -> dict:
     }
 
 
-def user_object(org: Org, user_id: str) -> dict:
+def user_object(org: Org, user_id: str, now: int) -> dict:
+    """A user with the 2026 fields: the emulated users are all people (service accounts
+    are listed per project), their last key use and their projects."""
     user = org.user(user_id)
+    used = [
+        _last_used(org, k, now) for k in org.keys if k.user_id == user.id and k.created_at <= now
+    ]
+    memberships = [
+        {"id": p.id, "name": p.name, "role": m.role}
+        for p in org.projects
+        if p.created_at <= now
+        for m in p.members
+        if m.user_id == user.id and m.added_at <= now
+    ]
     return {
         "object": "organization.user",
         "id": user.id,
@@ -41,6 +53,10 @@ def user_object(org: Org, user_id: str) -> dict:
         "email": user.email,
         "role": user.role,
         "added_at": user.added_at,
+        "is_default": user.id == org.users[0].id,
+        "is_service_account": False,
+        "api_key_last_used_at": max((t for t in used if t), default=None),
+        "projects": {"object": "list", "data": memberships},
     }
 
 
@@ -90,6 +106,7 @@ def api_key_object(org: Org, key: ApiKey, now: int) -> dict:
         "name": key.name,
         "created_at": key.created_at,
         "last_used_at": _last_used(org, key, now),
+        "expires_at": key.expires_at,
         "id": key.id,
         "owner_project_access": key.owner_access,
         "owner": owner,
@@ -141,7 +158,7 @@ def directory_truth(org: Org, now: int) -> dict[str, object]:
     projects = [p for p in org.projects if p.created_at <= now]
     return {
         "projects": [project_object(p, now) for p in projects],
-        "users": [user_object(org, u.id) for u in org.users if u.added_at <= now],
+        "users": [user_object(org, u.id, now) for u in org.users if u.added_at <= now],
         "api_keys": {
             p.id: [api_key_object(org, k, now) for k in _keys(org, p, now, "any")] for p in projects
         },
@@ -225,7 +242,7 @@ def list_projects(org: Org, now: int, params: Params) -> dict:
 def list_users(org: Org, now: int, params: Params) -> dict:
     emails = {e.lower() for e in array(params, "emails")}
     found = [u for u in org.users if u.added_at <= now and (not emails or u.email in emails)]
-    return page([user_object(org, u.id) for u in found], params)
+    return page([user_object(org, u.id, now) for u in found], params)
 
 
 def list_api_keys(org: Org, now: int, params: Params, project_id: str) -> dict:
@@ -262,7 +279,7 @@ def get_user(org: Org, now: int, params: Params, user_id: str) -> dict:
     user = org.user(user_id)
     if user is None or user.added_at > now:
         raise not_found(f"No user found with id '{user_id}'.")
-    return user_object(org, user_id)
+    return user_object(org, user_id, now)
 
 
 def list_admin_keys(org: Org, now: int, params: Params) -> dict:
@@ -308,12 +325,29 @@ _OTHERS: tuple[tuple[str, Handler], ...] = (
 )
 
 
+# The query parameters each list takes besides `limit` and `after` (the spec's);
+# retrieving one object takes none.
+_LIST_PARAMS: dict[Handler, tuple[str, ...]] = {
+    list_projects: ("include_archived",),
+    list_users: ("emails",),
+    list_api_keys: ("owner_project_access",),
+    list_project_users: (),
+    list_service_accounts: (),
+    list_admin_keys: ("order",),
+}
+
+
 def _pattern(template: str) -> re.Pattern:
     return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$")
 
 
-ROUTES: tuple[tuple[re.Pattern, Handler], ...] = tuple(
-    (_pattern(template), handler)
+def _known(handler: Handler) -> frozenset[str]:
+    extra = _LIST_PARAMS.get(handler)
+    return frozenset() if extra is None else frozenset(("limit", "after", *extra))
+
+
+ROUTES: tuple[tuple[re.Pattern, Handler, frozenset[str]], ...] = tuple(
+    (_pattern(template), handler, _known(handler))
     for template, handler in (
         *((s.path, _LISTS[s.type]) for s in DIRECTORY_STREAMS if s.type in _LISTS),
         *_OTHERS,

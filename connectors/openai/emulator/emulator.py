@@ -35,6 +35,7 @@ from connectors.openai.emulator.log import RequestLog, RequestRecord
 from connectors.openai.emulator.params import (
     BucketQuery,
     Params,
+    check_known,
     parse_query,
 )
 from connectors.openai.emulator.usage import OrgData
@@ -198,10 +199,11 @@ class Emulator:
         if stream is not None:
             _require(grant, USAGE_SCOPE)
             return pages.page_body(self, stream, params, now, grant.seed)
-        for pattern, handler in ROUTES:
+        for pattern, handler, known in ROUTES:
             match = pattern.match(path)
             if match:
                 _require(grant, MANAGEMENT_SCOPE)
+                check_known(params, known)
                 return handler(self.org(grant.seed), now, params, **match.groupdict())
         raise not_found(f"Invalid URL ({request.method} {request.path})")
 

@@ -116,6 +116,7 @@ class ApiKey:
     used: bool
     owner_access: str  # active | inactive
     tail: str
+    expires_at: int | None = None  # an expired key stops working; it stays listed
 
     @property
     def user_id(self) -> str | None:
@@ -149,9 +150,10 @@ class Org:
         return next((u for u in self.users if u.id == user_id), None)
 
     def usage_end(self, key: ApiKey) -> int | None:
-        """When a key's usage stops: it was deleted or its project archived."""
+        """When a key's usage stops: it was deleted, expired or its project archived."""
         project = self.project(key.project_id)
-        ends = [t for t in (key.deleted_at, project.archived_at if project else None) if t]
+        archived = project.archived_at if project else None
+        ends = [t for t in (key.deleted_at, key.expires_at, archived) if t]
         return min(ends) if ends else None
 
 
@@ -276,6 +278,9 @@ def _key(seed: int, project: Project, n: int, owners: list, ordinal: int) -> Api
         deleted = created + int(between(h64(h, 2), 20, 200) * DAY)
     unused = n > 0 and deleted is None and (ordinal == 5 or unit(h64(h, 3)) < 0.08)
     inactive = kind == "user" and unit(h64(h, 4)) < 0.12
+    expires = None  # about a fifth of the keys are created with a lifetime
+    if unit(h64(h, 5)) < 0.2:
+        expires = created + pick(h64(h, 6), (90, 180, 365, 730)) * DAY
     return ApiKey(
         id=ident("key_", seed, 22, h, length=16),
         name=f"{project.name.lower()} {pick(h >> 9, _KEY_NAMES)}",
@@ -287,4 +292,5 @@ def _key(seed: int, project: Project, n: int, owners: list, ordinal: int) -> Api
         used=not unused,
         owner_access="inactive" if inactive else "active",
         tail=ident("", seed, 23, h, length=4),
+        expires_at=expires,
     )

@@ -1,7 +1,9 @@
 """Query-string parsing and validation, derived from the stream registry.
 
 Array parameters are accepted in the three encodings clients use: repeated keys
-(`group_by=a&group_by=b`), brackets (`group_by[]=a`) and one comma-joined value.
+(`group_by=a&group_by=b`), brackets (`group_by[]=a`) and one comma-joined value (except
+`line_items`, whose names hold commas). Never kinder than OpenAI: a parameter the
+endpoint does not take, an empty value and an empty or reversed range answer 400.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from urllib.parse import parse_qsl
 from connectors.openai.emulator.errors import invalid
 from connectors.openai.streams import (
     DIMENSIONS,
+    STREAMS,
     WIDTH_SECONDS,
     Param,
     UsageStream,
@@ -55,9 +58,28 @@ def parse_query(raw: bytes | str) -> Params:
 
 
 def array(params: Params, name: str) -> list[str]:
-    return [
-        item.strip() for value in params.get(name, []) for item in value.split(",") if item.strip()
-    ]
+    return [item.strip() for value in params.get(name, []) for item in value.split(",")]
+
+
+def check_known(params: Params, known: set[str] | frozenset[str]) -> None:
+    """400 for a parameter the endpoint does not take, or any empty value."""
+    for name, values in params.items():
+        if name not in known:
+            raise invalid(name, f"Unrecognized request argument supplied: {name}")
+        for value in values:
+            if not value.strip() or (name in _ARRAYS and "" in array({name: [value]}, name)):
+                raise invalid(name, f"Invalid value for '{name}': empty values are not allowed.")
+
+
+# Arrays that may come comma-joined, where an empty item (`group_by=model,`) is empty.
+_ARRAYS = frozenset(
+    param.api
+    for stream in STREAMS.values()
+    for param in stream.params
+    if param.api and param.kind in ("groupby", "ids", "names", "emails", "enum")
+    if not param.whole_lines
+)
+_PAGING = ("start_time", "end_time", "bucket_width", "limit", "page", "group_by")
 
 
 def scalar(params: Params, name: str) -> str | None:
@@ -120,25 +142,41 @@ def filter_dimension(stream: UsageStream, param: Param) -> str:
 
 def parse_bucket_query(stream: UsageStream, params: Params) -> tuple[BucketQuery, int, int | None]:
     """Validate a usage or costs request: (query, limit, page start or None)."""
+    check_known(params, {*_PAGING, *(p.api for p in stream.filters)})
     start = integer(params, "start_time", required=True)
     end = integer(params, "end_time")
     if start < 0:
         raise invalid("start_time", "Invalid 'start_time': must be a positive Unix timestamp.")
+    if end is not None and end <= start:
+        raise invalid("end_time", "Invalid 'end_time': must be after 'start_time'.")
     width = choice(params, "bucket_width", stream.bucket_widths, "1d")
     default, maximum = stream.page_limit(width)
     limit = bounded(params, "limit", default, maximum)
     query = BucketQuery(
-        stream, start, end, width, _group_by(stream, params), _filters(stream, params)
+        stream, start, end, width, _group_by(stream, params, start), _filters(stream, params)
     )
     return query, limit, _page(params, query)
 
 
-def _group_by(stream: UsageStream, params: Params) -> tuple[str, ...]:
+def _group_by(stream: UsageStream, params: Params, start: int) -> tuple[str, ...]:
     wanted = array(params, "group_by")
     for name in wanted:
         if name not in stream.group_by:
             raise invalid("group_by", _not_supported("group_by", name, stream.group_by))
+    refused = stream.group_by_refused(wanted, start)
+    if refused:
+        name, since = refused
+        day = datetime.fromtimestamp(since, UTC).date().isoformat()
+        raise invalid(
+            "group_by",
+            f"Grouping {_noun(stream)} by {name} is only supported for start_time on or "
+            f"after {since} ({day}).",
+        )
     return tuple(d for d in stream.group_by if d in wanted)
+
+
+def _noun(stream: UsageStream) -> str:
+    return "costs" if stream.type == "costs" else f"{stream.type} usage"
 
 
 def _filters(stream: UsageStream, params: Params) -> tuple[tuple[str, frozenset], ...]:
@@ -147,6 +185,8 @@ def _filters(stream: UsageStream, params: Params) -> tuple[tuple[str, frozenset]
         if param.kind in ("tristate", "bool"):
             value = boolean(params, param.api)
             values = [] if value is None else [value]
+        elif param.whole_lines:  # names with commas: one value per key
+            values = [value.strip() for value in params.get(param.api, [])]
         else:
             values = array(params, param.api)
             for value in values if param.kind == "enum" else ():

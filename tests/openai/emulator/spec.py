@@ -37,7 +37,43 @@ def spec_dict() -> dict:
     if path is None:
         pytest.skip("The OpenAI Admin API spec subset is not available (set OPENAI_ADMIN_SPEC).")
     spec = yaml.safe_load(path.read_text())
-    return _with_discriminator_mapping(spec)
+    return _with_discriminator_mapping(_with_newer_additions(spec))
+
+
+_NULLABLE_INT = {"anyOf": [{"type": "integer"}, {"type": "null"}]}
+_NULLABLE_STR = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+_API_SOURCE = {"anyOf": [{"type": "string", "enum": ["agents_api", "unlabeled"]}, {"type": "null"}]}
+# What the API grew after the subset was cut (NOTES.md: the official SDK 3.57.0, and
+# OpenAI's published reference for the decisions endpoint and project key expiry).
+NEWER_FIELDS: dict[str, dict[str, dict]] = {
+    "UsageCompletionsResult": {
+        "api_source": _API_SOURCE,
+        "input_cache_write_30m_tokens": _NULLABLE_INT,
+        "input_cache_write_12h_tokens": _NULLABLE_INT,
+    },
+    "UsageWebSearchCallsResult": {"api_source": _API_SOURCE},
+    "CostsResult": {"user_id": _NULLABLE_STR, "api_source": _API_SOURCE},
+    "ProjectApiKey": {"expires_at": _NULLABLE_INT},
+}
+DECISIONS_PATH = "/organization/usage/decisions"
+
+
+def _with_newer_additions(spec: dict) -> dict:
+    """The subset plus the 2026 additions, in memory (the file stays as extracted): the
+    newer fields, and `/organization/usage/decisions` shaped as completions."""
+    spec = copy.deepcopy(spec)
+    schemas = spec["components"]["schemas"]
+    for name, fields in NEWER_FIELDS.items():
+        schemas[name]["properties"].update(fields)
+    decisions = copy.deepcopy(schemas["UsageCompletionsResult"])
+    decisions["properties"]["object"]["enum"] = ["organization.usage.decisions.result"]
+    schemas["UsageDecisionsResult"] = decisions
+    results = schemas["UsageTimeBucket"]["properties"]["results"]["items"]
+    results["oneOf"].append({"$ref": "#/components/schemas/UsageDecisionsResult"})
+    completions = copy.deepcopy(spec["paths"]["/organization/usage/completions"])
+    completions["get"]["operationId"] = "usage-decisions"
+    spec["paths"][DECISIONS_PATH] = completions
+    return spec
 
 
 def _with_discriminator_mapping(spec: dict) -> dict:
