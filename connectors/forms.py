@@ -14,7 +14,7 @@ from django.core.validators import EmailValidator, URLValidator
 from connectors.collection.schedule import cron_is_valid
 from connectors.models import IntervalUnit, Task
 from connectors.openai.plan import format_time, params_for, parse_time
-from connectors.openai.streams import QUERY_TYPES, STREAMS, Param
+from connectors.openai.streams import QUERY_TYPES, STREAMS, Param, UsageStream
 
 MAX_LIST_ITEMS = 100
 MAX_ITEM_LENGTH = 100
@@ -126,7 +126,8 @@ class ListField(forms.CharField):
 
     def to_python(self, value: Any) -> list[str]:
         text = super().to_python(value) or ""
-        items = list(dict.fromkeys(i.strip() for i in re.split(r"[,\s]+", text) if i.strip()))
+        separator = r"[\r\n]+" if self.param.whole_lines else r"[,\s]+"
+        items = list(dict.fromkeys(i.strip() for i in re.split(separator, text) if i.strip()))
         label = self.param.label
         if len(items) > MAX_LIST_ITEMS:
             raise forms.ValidationError(f"{label}: at most {MAX_LIST_ITEMS} entries.")
@@ -141,7 +142,10 @@ class ListField(forms.CharField):
         prefix = self.param.id_prefix
         if prefix and not re.fullmatch(re.escape(prefix) + r"[A-Za-z0-9_\-]+", item):
             raise forms.ValidationError(f"{label}: “{shown}” is not an id of the form {prefix}….")
-        if self.param.kind == "names" and not NAME_PATTERN.fullmatch(item):
+        if self.param.whole_lines and re.search(r"[\x00-\x1f\x7f]", item):
+            raise forms.ValidationError(f"{label}: “{shown}” contains control characters.")
+        plain_name = self.param.kind == "names" and not self.param.whole_lines
+        if plain_name and not NAME_PATTERN.fullmatch(item):
             raise forms.ValidationError(f"{label}: “{shown}” is not a valid name.")
         if self.param.kind == "emails":
             try:
@@ -196,7 +200,24 @@ class TaskForm(forms.Form):
         cleaned = super().clean()
         for prefix in section_prefixes(self.query_type):
             self._check_range(prefix)
+            self._check_grouping_since(prefix)
         return cleaned
+
+    def _check_grouping_since(self, prefix: str) -> None:
+        """Refuse a grouping OpenAI refuses for this START TIME (costs by api_key_id
+        before 2025-12-06): saved, the task would fail at every run."""
+        start = self.cleaned_data.get(f"{prefix}-StartTime")
+        group_by = self.cleaned_data.get(f"{prefix}-GroupBy") or ()
+        if not start:
+            return
+        fed = STREAMS.values() if prefix == "generic" else [STREAMS[prefix]]
+        for stream in fed:
+            refused = isinstance(stream, UsageStream) and stream.group_by_refused(
+                group_by, int(start.timestamp())
+            )
+            if refused:
+                self.add_error(f"{prefix}-StartTime", _refusal(stream, *refused))
+                return
 
     def _check_range(self, prefix: str) -> None:
         start = self.cleaned_data.get(f"{prefix}-StartTime")
@@ -216,6 +237,16 @@ class TaskForm(forms.Form):
         for name, param in named_params(self.query_type):
             stored[name] = _stored_value(param, self.cleaned_data.get(name))
         return stored
+
+
+def _refusal(stream: UsageStream, dimension: str, since: int) -> str:
+    day = datetime.fromtimestamp(since, UTC).date().isoformat()
+    what = stream.type.capitalize()
+    return (
+        f"{what} grouped by {dimension} are only available from {day} (UTC): OpenAI refuses "
+        f"earlier days. Set START TIME to {day} or later, or remove {dimension} from GROUP "
+        "BY and add a second task without it for the earlier days."
+    )
 
 
 def _stored_value(param: Param, value: Any) -> Any:

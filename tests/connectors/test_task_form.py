@@ -139,13 +139,15 @@ def test_it_refuses_values_outside_the_endpoint_enums(query_type, field, value):
     assert field in form.errors
 
 
-def test_it_offers_costs_only_1d_and_its_three_groupings():
+def test_it_offers_costs_only_1d_and_its_groupings():
     form = TaskForm(query_type="costs")
     assert [c for c, _ in form.fields["costs-BucketWidth"].choices] == ["1d"]
     assert [c for c, _ in form.fields["costs-GroupBy"].choices] == [
         "project_id",
         "line_item",
         "api_key_id",
+        "user_id",
+        "api_source",
     ]
     assert "costs-UserIds" not in form.fields
 
