@@ -65,6 +65,9 @@ def window_start(
 
 
 def usage_params(query: StreamQuery, start: datetime) -> dict[str, Any]:
+    """The query string of a usage or costs request from `start`: only parameters the
+    endpoint takes, and never an empty value (OpenAI answers 400 to `project_ids=`).
+    Lists go as repeated keys, so names holding commas (line items) stay whole."""
     stream = query.stream
     params: dict[str, Any] = {
         "start_time": int(start.timestamp()),
@@ -73,9 +76,15 @@ def usage_params(query: StreamQuery, start: datetime) -> dict[str, Any]:
     }
     if query.end is not None:
         params["end_time"] = int(query.end.timestamp())
-    if query.group_by:
-        params["group_by"] = list(query.group_by)
+    group_by = [g for g in query.group_by if g in stream.group_by]
+    if group_by:
+        params["group_by"] = group_by
+    taken = {param.api for param in stream.filters}
     for name, value in query.filters.items():
+        if isinstance(value, list | tuple):
+            value = [str(item).strip() for item in value if str(item).strip()]
+        if name not in taken or value in (None, "", []):
+            continue
         params[name] = "true" if value is True else "false" if value is False else value
     return params
 
