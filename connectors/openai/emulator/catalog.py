@@ -87,6 +87,9 @@ DIMENSION_VALUES: dict[str, tuple] = {
     "source": ("image.generation", "image.edit", "image.variation"),
     "api_source": ("unlabeled", "agents_api"),
 }
+# How likely one key also uses a dimension's other values (default 0.4): agents built on
+# the Agents API are common among keys that call these endpoints.
+VARIANT_SHARE: dict[str, float] = {"api_source": 0.6}
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from connectors.openai.emulator.catalog import (
     DIMENSION_VALUES,
     HOUR,
+    VARIANT_SHARE,
     Model,
     Recipe,
     models_for,
@@ -92,7 +93,7 @@ def _combos(stream, h: int, project, extras: list[str], end: int | None) -> list
     combos = [({**usual, **_model_dim(m)}, m) for m in models]
     for n, dim in enumerate(extras):
         values = dimension_values(stream, dim, project)
-        if len(values) > 1 and unit(h64(h, 4, n)) < 0.4:
+        if len(values) > 1 and unit(h64(h, 4, n)) < VARIANT_SHARE.get(dim, 0.4):
             model = pick(h64(h, 5, n), models)
             other = pick(h64(h, 6, n), [v for v in values if v != usual[dim]])
             combos.append(({**usual, dim: other, **_model_dim(model)}, model))
