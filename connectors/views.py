@@ -215,11 +215,11 @@ def _shown(value: object) -> str:
 @require_POST
 def task_run(request: HttpRequest, pk: int) -> HttpResponse:
     task = task_for(request, pk, manage=True)
-    run, refusal = queue.run_enqueue(task, RunTrigger.MANUAL)
-    if run:
+    run, said = queue.run_enqueue(task, RunTrigger.MANUAL)
+    if run and not said:
         messages.success(request, f"Run queued for “{task.display_name}”.")
     else:
-        messages.warning(request, refusal)
+        messages.warning(request, said)
     return redirect_to(request, "connectors:task-detail", task.pk)
 
 
@@ -232,7 +232,10 @@ def connector_run_all(request: HttpRequest, pk: int) -> HttpResponse:
     text = f"Queued {queued} run{'s' if queued != 1 else ''}."
     if skipped:
         text += f" {skipped} task{'s' if skipped != 1 else ''} already had a run going."
-    messages.success(request, text)
+    late = [said for run, said in outcomes if run and said]
+    if late:
+        text += f" {late[0]}"
+    (messages.warning if late else messages.success)(request, text)
     return redirect_to(request, "connectors:connector-detail", connector.pk)
 
 

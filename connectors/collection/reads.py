@@ -51,7 +51,60 @@ def described(runs, now: datetime) -> list[TaskRun]:
         run.duration = duration_text(run_duration(run, now))
         stream = STREAMS.get(run.current_stream)
         run.endpoint = stream.path if stream else run.current_stream
+        run.stream_rows = stream_rows(run)
+        run.rate, run.eta = _pace(run, now)
     return runs
+
+
+STREAM_STATUS = {
+    "waiting": "Waiting",
+    "running": "Collecting",
+    "done": "Collected",
+    "failed": "Failed",
+}
+
+
+@dataclass(frozen=True)
+class StreamRow:
+    kind: str
+    path: str
+    status: str
+    label: str
+    done: int
+    planned: int
+    message: str
+
+
+def stream_rows(run: TaskRun) -> list[StreamRow]:
+    """The run's streams in the order they are collected, each with its status."""
+    rows = []
+    for kind, entry in (run.streams or {}).items():
+        stream = STREAMS.get(kind)
+        status = "failed" if entry.get("failed") else entry.get("status", "waiting")
+        rows.append(
+            StreamRow(
+                kind,
+                stream.path if stream else kind,
+                status,
+                STREAM_STATUS.get(status, status),
+                entry.get("done", 0),
+                entry.get("planned", 0),
+                entry.get("message", ""),
+            )
+        )
+    return rows
+
+
+def _pace(run: TaskRun, now: datetime) -> tuple[float | None, str]:
+    """Requests a minute so far and, while running, the time left at that pace."""
+    elapsed = run_duration(run, now)
+    if elapsed is None or elapsed.total_seconds() < 5 or not run.requests_made:
+        return None, ""
+    per_minute = run.requests_made / elapsed.total_seconds() * 60
+    left = max(run.requests_planned - run.requests_made, 0)
+    if run.status != "running" or not left:
+        return per_minute, ""
+    return per_minute, duration_text(timedelta(minutes=left / per_minute))
 
 
 def task_tree(now: datetime) -> list[Connector]:

@@ -101,7 +101,7 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     if run.status == RunStatus.CANCELLED:
         messages.success(request, "Cancelled before it started.")
     elif run.cancel_requested:
-        messages.success(request, "Cancel requested: the run stops after its current page.")
+        messages.success(request, "Cancel requested: the run stops within seconds.")
     else:
         messages.warning(request, f"Nothing to cancel: the run has {run.status}.")
     return redirect_to(request, "connectors:run-detail", run.pk)

@@ -340,8 +340,8 @@ def test_it_lets_staff_cancel_a_running_run_after_its_current_page(staff_client,
     run = make_run(task, RunStatus.RUNNING)
     response = staff_client.post(reverse("connectors:run-cancel", args=[run.pk]), follow=True)
     assert response.redirect_chain == [(run_url(run), 302)]
-    assert "Cancel requested: the run stops after its current page." in html_of(response)
-    assert "Cancel requested: stops after the current page." in html_of(response)
+    assert "Cancel requested: the run stops within seconds." in html_of(response)
+    assert "Cancel requested: stops within seconds." in html_of(response)
     run.refresh_from_db()
     assert run.cancel_requested is True
     assert run.status == RunStatus.RUNNING
