@@ -33,9 +33,17 @@ COSTS_PROVISIONAL = timedelta(days=2)
 
 
 def lookback(stream: UsageStream, width: str, minutes: int | None) -> timedelta:
-    if minutes is not None:
-        return timedelta(minutes=minutes)
-    return COSTS_LOOKBACK if stream.floor_to_day else LOOKBACK[width]
+    """How far before the high-water mark a run starts reading again: the task's lookback
+    or the default, but never less than the finality assumed for the width, so that every
+    bucket marked provisional is re-read once OpenAI no longer revises it."""
+    chosen = (
+        timedelta(minutes=minutes)
+        if minutes is not None
+        else COSTS_LOOKBACK
+        if stream.floor_to_day
+        else LOOKBACK[width]
+    )
+    return max(chosen, provisional_window(stream, width))
 
 
 def provisional_window(stream: UsageStream, width: str) -> timedelta:

@@ -47,6 +47,29 @@ def test_it_rereads_the_lookback_and_updates_revised_buckets_in_place(make_task,
         assert row.provisional == (row.end_time > now - PROVISIONAL["1h"]), row.start_time
 
 
+def test_a_lookback_shorter_than_finality_still_rereads_every_provisional_bucket(
+    make_task, emulator
+):
+    """A task with a 5-minute lookback: the next run still starts a finality before the
+    mark, so no bucket stays provisional (and stale) for ever."""
+    start = (T0 - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    task = make_task("completions", StartTime=start, BucketWidth="1m")
+    task.lookback_minutes = 5
+    task.save()
+    assert run_now(task).status == "succeeded"
+    mark = StreamState.objects.get(task=task, stream="completions").high_water
+    model = USAGE_TABLES["completions"]
+    assert model.objects.filter(task=task, provisional=True).exists()
+    emulator.advance(3600)
+    emulator.log.clear()
+    assert run_now(task).status == "succeeded"
+    assert min(requested_starts(emulator)) == int((mark - PROVISIONAL["1m"]).timestamp())
+    now = T0 + timedelta(hours=1)
+    for row in model.objects.filter(task=task):
+        assert row.provisional == (row.end_time > now - PROVISIONAL["1m"]), row.start_time
+    assert table_rows(task, "completions") == truth_rows(emulator, task, "completions")
+
+
 def test_it_advances_the_mark_only_when_a_run_succeeds(make_task, emulator):
     task = open_ended_task(make_task)
     assert run_now(task).status == "succeeded"
