@@ -56,12 +56,6 @@ _LIBC = ctypes.CDLL("libc.so.6") if sys.platform.startswith("linux") else None
 DIRECTORY_MAX_AGE = timedelta(hours=1)
 
 
-def _rate_limit_errors() -> tuple[type[Exception], ...]:
-    """The shared rate limit's "Redis is not there" error, where it has one."""
-    found = getattr(ratelimit, "RateLimitUnavailable", None)
-    return (found,) if isinstance(found, type) else ()
-
-
 LOG_LINES = 200
 
 
@@ -83,7 +77,7 @@ INFRASTRUCTURE_ERRORS = (
     OperationalError,
     InterfaceError,
     redis.exceptions.RedisError,
-    *_rate_limit_errors(),
+    ratelimit.TransientError,
 )
 
 
