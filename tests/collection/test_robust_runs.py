@@ -52,6 +52,26 @@ def test_a_stream_openai_refuses_fails_alone_and_the_run_partly_succeeds(make_ta
     assert "api.usage.read" in run.error and "failed" in run.error
 
 
+def test_costs_refused_by_key_before_the_cutoff_fail_alone_in_a_generic_run(make_task, emulator):
+    """OpenAI refuses costs grouped by api_key_id for days before 2025-12-06: a generic
+    task saved before that rule existed loses its costs, with OpenAI's reason, and still
+    collects every other stream."""
+    task = make_task(
+        "generic",
+        StartTime="2025-11-20",
+        EndTime="2025-11-27",
+        BucketWidth="1d",
+        GroupBy=["api_key_id"],
+    )
+    run = run_now(task)
+    assert run.status == RunStatus.PARTIAL, run.error
+    assert run.streams["costs"]["failed"]
+    assert "2025-12-06" in run.streams["costs"]["message"]
+    assert [k for k, v in run.streams.items() if v["failed"]] == ["costs"]
+    for kind in ("completions", "embeddings", "images"):
+        assert table_rows(task, kind) == truth_rows(emulator, task, kind), kind
+
+
 class Hostile:
     """OpenAI's answers, except that one endpoint's first result carries a token count no
     bigint holds: stands in for an API that breaks its own contract."""
