@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -9,19 +13,53 @@ from django.utils import timezone
 
 from connectors import coverage, crypto
 from connectors.models import Connector, Task
-from connectors.openai.client import AdminClient, OpenAIError, key_type_error
+from connectors.openai.client import (
+    AdminClient,
+    OpenAIError,
+    RateLimitedError,
+    UnreachableError,
+    key_type_error,
+)
+from connectors.openai.retry import RetryPolicy, call_with_retries
 
 KEY_CHECK_TIMEOUT_SECONDS = 15.0
+# A user waits on Save: 429s, 5xxs and dropped connections are retried for this long in
+# all. Cannot connect / no answer in time is reported at once: a wrong base URL is the
+# usual cause, and the timeout alone is longer than the budget.
+KEY_CHECK_BUDGET_SECONDS = 6.0
+KEY_CHECK_RETRIES = RetryPolicy(
+    attempts=10, base_seconds=0.25, cap_seconds=2.0, give_up_on=(UnreachableError,)
+)
 
 
-def key_check(admin_key: str, base_url: str) -> str:
+class _KeyCheckClient(AdminClient):
+    """Retries each read of the check on its own (a 429 on the second read does not
+    repeat the first), all within one budget."""
+
+    def __init__(self, admin_key: str, base_url: str, sleep: Callable[[float], None]) -> None:
+        super().__init__(admin_key, base_url, timeout=KEY_CHECK_TIMEOUT_SECONDS)
+        self.sleep = sleep
+        self.deadline = time.monotonic() + KEY_CHECK_BUDGET_SECONDS
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        left = max(0.0, self.deadline - time.monotonic())
+        policy = replace(KEY_CHECK_RETRIES, budget_seconds=left)
+        return call_with_retries(partial(AdminClient.get, self, path, params), policy, self.sleep)
+
+
+def key_check(admin_key: str, base_url: str, sleep: Callable[[float], None] = time.sleep) -> str:
     """Check a key against the Admin API. Returns "" when it works, else what is wrong."""
     wrong_type = key_type_error(admin_key)
     if wrong_type:
         return wrong_type.message
     try:
-        with AdminClient(admin_key, base_url, timeout=KEY_CHECK_TIMEOUT_SECONDS) as client:
+        with _KeyCheckClient(admin_key, base_url, sleep) as client:
             client.check_key()
+    except RateLimitedError:
+        return (
+            "OpenAI kept rate limiting this organization (429), so the key could not be "
+            "checked. Try again in a minute."
+        )
     except OpenAIError as error:
         return error.message
     return ""

@@ -1,5 +1,6 @@
 """The one retry layer: transient errors are retried with exponential backoff and full
-jitter, honouring Retry-After; everything else fails at once."""
+jitter, honouring Retry-After; everything else fails at once. A policy may also bound
+the whole call in time (a user waiting on a Save) and leave some transient errors alone."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ class RetryPolicy:
     base_seconds: float = 0.5
     cap_seconds: float = 30.0
     max_retry_after: float = 120.0
+    # Wall time for all attempts and waits; a wait that would end past it is not begun.
+    budget_seconds: float | None = None
+    give_up_on: tuple[type[TransientError], ...] = ()  # transient, but not worth a retry here
 
     def delay(self, attempt: int, error: TransientError) -> float:
         if isinstance(error, RateLimitedError) and error.retry_after is not None:
@@ -33,16 +37,32 @@ def call_with_retries(
     sleep: Callable[[float], None] = time.sleep,
     on_retry: Callable[[TransientError, float], None] | None = None,
 ) -> T:
+    started = time.monotonic()
     for attempt in range(policy.attempts):
         try:
             return call()
+        except policy.give_up_on:
+            raise
         except TransientError as error:
             if attempt == policy.attempts - 1:
                 error.message = f"{error.message} Gave up after {policy.attempts} attempts."
                 error.args = (error.message,)
                 raise
             delay = policy.delay(attempt, error)
+            if _past_budget(policy, started, delay):
+                error.message = (
+                    f"{error.message} Gave up after {attempt + 1} attempt(s): the next wait "
+                    f"({delay:.1f} s) would pass the time allowed."
+                )
+                error.args = (error.message,)
+                raise
             if on_retry:
                 on_retry(error, delay)
             sleep(delay)
     raise AssertionError("unreachable")
+
+
+def _past_budget(policy: RetryPolicy, started: float, delay: float) -> bool:
+    if policy.budget_seconds is None:
+        return False
+    return time.monotonic() - started + delay > policy.budget_seconds
