@@ -270,7 +270,10 @@ def _execute(run: TaskRun, recorder: Recorder) -> tuple[str, str] | None:
 def _outcome(run: TaskRun, failed: dict[str, str]) -> tuple[str, str]:
     if not failed:
         return RunStatus.SUCCEEDED, "Succeeded."
-    said = " ".join(f"{kind}: {message}" for kind, message in failed.items())
+    by_reason: dict[str, list[str]] = {}
+    for kind, message in failed.items():
+        by_reason.setdefault(message, []).append(kind)
+    said = " ".join(f"{', '.join(kinds)}: {message}" for message, kinds in by_reason.items())
     if len(failed) == len(run.streams):
         return RunStatus.FAILED, said
     others = len(run.streams) - len(failed)

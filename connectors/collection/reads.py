@@ -78,7 +78,9 @@ class StreamRow:
 def stream_rows(run: TaskRun) -> list[StreamRow]:
     """The run's streams in the order they are collected, each with its status."""
     rows = []
-    for kind, entry in (run.streams or {}).items():
+    order = {kind: i for i, kind in enumerate(STREAMS)}  # the order a run collects them
+    streams = sorted((run.streams or {}).items(), key=lambda item: order.get(item[0], 99))
+    for kind, entry in streams:
         stream = STREAMS.get(kind)
         status = "failed" if entry.get("failed") else entry.get("status", "waiting")
         rows.append(
