@@ -156,6 +156,8 @@ def usage_windows(
     span = timedelta(seconds=stream.page_limit(query.width)[1] * WIDTH_SECONDS[grain])
     boundary = floor_time(edge, grain) + span  # page k ends at the boundary k pages on
     while True:
+        if query.end is not None and edge >= query.end:
+            return  # a run resumed at its END TIME: nothing left to ask for
         known = server_now()
         if known is not None and edge >= known:
             return  # OpenAI's now is behind the window: it has nothing there yet

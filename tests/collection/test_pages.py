@@ -125,6 +125,14 @@ def test_nothing_is_asked_for_past_openai_s_now():
     assert all(w.begin < openai_now for w in rest)
 
 
+def test_a_run_resumed_at_its_end_time_asks_for_nothing():
+    """OpenAI refuses end_time <= start_time: a run that had reached its END TIME when
+    its worker died must not ask for an empty window."""
+    query = hourly_query("2026-09-01", "2026-09-15")
+    now = datetime(2026, 10, 1, tzinfo=UTC)
+    assert list(usage_windows(query, query.end, lambda: now)) == []
+
+
 class Answers:
     """Stands in for the fetcher: the given answers, in order."""
 
