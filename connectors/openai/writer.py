@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -26,7 +27,14 @@ from psycopg.copy import Copy, FileWriter
 from psycopg.types.json import Jsonb
 
 from connectors.openai.pages import ContractError
-from connectors.openai.persistence import KEY_COLUMNS, Counts, Rows, upsert, usage_rows
+from connectors.openai.persistence import (
+    KEY_COLUMNS,
+    Counts,
+    Rows,
+    check_int_ranges,
+    upsert,
+    usage_rows,
+)
 from connectors.openai.streams import UsageStream
 
 _STAMPS = ("firstFetchedAt", "lastFetchedAt", "lastChangedAt")
@@ -65,7 +73,7 @@ def prepare(model: type[models.Model], rows: Rows, fetched_at: datetime, raw) ->
     if not rows or not isinstance(raw, Connection):
         return Prepared(rows, fetched_at)
     data = io.BytesIO()
-    with Copy(raw.cursor(), binary=True, writer=FileWriter(data)) as copy:
+    with _named_overflow(rows), Copy(raw.cursor(), binary=True, writer=FileWriter(data)) as copy:
         _write_stamped(copy, model, rows, fetched_at)
     return Prepared(rows, fetched_at, data.getvalue())
 
@@ -80,11 +88,25 @@ def write_rows(
         return Counts()
     try:
         if connection.vendor != "postgresql":
+            check_int_ranges(page.rows)  # SQLite would keep a larger one as a float
             return upsert(model, page.rows, page.fetched_at)
-        return _copy_or_upsert(model, page)
-    except DataError as error:
+        with _named_overflow(page.rows):
+            return _copy_or_upsert(model, page)
+    except DataError as error:  # persistence refuses what it knows no column holds
+        check_int_ranges(page.rows)
         reason = str(error).splitlines()[0]
         raise ContractError(f"{path} returned a value the table cannot hold: {reason}.") from None
+
+
+@contextmanager
+def _named_overflow(rows: Rows) -> Iterator[None]:
+    """Binary COPY refuses an integer beyond bigint as it encodes it (OverflowError):
+    then it is a ContractError naming the field and the value."""
+    try:
+        yield
+    except OverflowError:
+        check_int_ranges(rows)
+        raise
 
 
 def _copy_or_upsert(model: type[models.Model], page: Prepared) -> Counts:
@@ -101,6 +123,7 @@ def _copy_or_upsert(model: type[models.Model], page: Prepared) -> Counts:
         except IntegrityError:  # another writer got there first: upsert them all
             with connection.cursor() as cursor:
                 cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+            check_int_ranges(rows)  # the held ones were never encoded for COPY
             return upsert(model, rows, fetched_at)
     counts = _update(model, known, fetched_at)
     counts.inserted += len(new)
