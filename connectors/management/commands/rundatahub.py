@@ -1,12 +1,17 @@
-"""Run the whole Data Hub as real processes: web server, Celery worker and Celery beat."""
+"""Run the whole Data Hub as real processes: web server, Celery worker and Celery beat.
+
+A worker or beat that exits is started again (after 1 s, doubling up to 30 s while it
+keeps exiting); only the web server's exit or Ctrl-C/SIGTERM stops the Data Hub."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.management import call_command
@@ -65,13 +70,13 @@ class Command(BaseCommand):
                 settings.CELERY_BEAT_SCHEDULE_FILENAME,
             ],
         }
-        processes = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}  # noqa: S603
         self.stdout.write(
             self.style.SUCCESS(f"Data Hub running on http://{host}:{port}/ (Ctrl-C stops it)")
         )
         if demo:
             self._print_demo(host, port, base_url)
-        sys.exit(self._supervise(processes))
+        self.stdout.flush()
+        sys.exit(self._supervise(commands))
 
     def _print_demo(self, host: str, port: str, base_url: str) -> None:
         user = os.environ.get("DATAHUB_ADMIN_USER", "admin")
@@ -94,7 +99,11 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
         call_command("ensure_admin")
 
-    def _supervise(self, processes: dict[str, subprocess.Popen]) -> int:
+    def _supervise(self, commands: dict[str, list[str]]) -> int:
+        """Run every process; restart a worker, beat or emulator that exits, with a backoff.
+
+        Only the web server's exit (1) or Ctrl-C/SIGTERM (0) stops the Data Hub.
+        """
         stopping = False
 
         def stop(signum, frame) -> None:
@@ -103,19 +112,84 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
+        children = {name: _Child(name, command) for name, command in commands.items()}
+        for child in children.values():
+            child.start()
         while not stopping:
-            dead = [name for name, p in processes.items() if p.poll() is not None]
-            if dead:
-                self.stderr.write(f"{', '.join(dead)} stopped; stopping the Data Hub.")
-                break
+            for child in children.values():
+                message = "" if stopping else child.check(time.monotonic())
+                if message:
+                    self._say(message)
+                if message and child.name == "web":
+                    _stop_all(children.values())
+                    return 1
             time.sleep(0.5)
-        for process in processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for process in processes.values():
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-        return 0 if stopping else 1
+        _stop_all(children.values())
+        return 0
+
+    def _say(self, message: str) -> None:
+        self.stderr.write(message)
+        self.stderr.flush()
+
+
+RESTART_FIRST_SECONDS = 1.0
+RESTART_MAX_SECONDS = 30.0
+STAYED_UP_SECONDS = 60.0  # a process up this long starts its backoff afresh
+
+
+class _Child:
+    """One process of the Data Hub and its restart backoff."""
+
+    def __init__(self, name: str, command: list[str]) -> None:
+        self.name, self.command = name, command
+        self.process: subprocess.Popen | None = None
+        self.started = self.restart_at = 0.0
+        self.delay = RESTART_FIRST_SECONDS
+
+    def start(self) -> None:
+        # A process group of its own: what it started goes with it (below), and Ctrl-C
+        # reaches rundatahub alone, which then stops each group in order.
+        self.process = subprocess.Popen(self.command, start_new_session=True)  # noqa: S603
+        self.started = time.monotonic()
+
+    def check(self, now: float) -> str:
+        """Restart when due; returns what to tell the user when the process has exited."""
+        if self.process is None:
+            if now >= self.restart_at:
+                self.start()
+            return ""
+        code = self.process.poll()
+        if code is None:
+            return ""
+        _signal_group(self.process, signal.SIGKILL)  # a killed master's orphans: pool
+        self.process = None  # processes, gunicorn workers still serving the port
+        if self.name == "web":
+            return f"web server exited with {_exit(code)}; stopping the Data Hub."
+        if now - self.started >= STAYED_UP_SECONDS:
+            self.delay = RESTART_FIRST_SECONDS
+        delay, self.restart_at = self.delay, now + self.delay
+        self.delay = min(self.delay * 2, RESTART_MAX_SECONDS)
+        return f"{self.name} exited with {_exit(code)}; restarting in {delay:g} s."
+
+
+def _exit(code: int) -> str:
+    if code < 0:
+        return f"code {code} ({signal.Signals(-code).name})"
+    return f"code {code}"
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signum)
+
+
+def _stop_all(children: Iterable[_Child]) -> None:
+    processes = [child.process for child in children if child.process is not None]
+    for process in processes:
+        process.send_signal(signal.SIGTERM)  # the leader stops its own children in order
+    deadline = time.monotonic() + 15
+    for process in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(max(0.1, deadline - time.monotonic()))
+        _signal_group(process, signal.SIGKILL)  # whatever is left of it
+        process.wait()
