@@ -144,6 +144,23 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(BROKER_DIR / "messages"),
         "control_folder": str(BROKER_DIR / "control"),
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A broker that goes away (a Redis restart, a failover, a dropped NAT entry) is
+    # noticed: a command on a dead connection times out instead of waiting forever, and
+    # idle connections are checked every 25 s.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_timeout": 10,
+        "socket_connect_timeout": 5,
+        "socket_keepalive": True,
+        "health_check_interval": 25,
+    }
+# Workers and beat wait for the broker as long as it takes, at start and after losing it.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# A run keeps going through a broker blip; if its message comes back later the claim
+# turns the repeat away (the run is idempotent), so there is nothing to cancel for.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE") or "celery"
 CELERY_TASK_IGNORE_RESULT = True  # run history lives in our own models
 CELERY_TASK_ACKS_LATE = True
