@@ -53,9 +53,6 @@ class RateLimitUnavailableError(TransientError):
     """The shared rate limit's Redis stayed unreachable for the whole patience."""
 
 
-RateLimitUnavailable = RateLimitUnavailableError  # the name the engine looks up
-
-
 @cache
 def _client(url: str) -> redis.Redis:
     # A client keeps a pool of connections: one that broke (a Redis restart) is dropped
