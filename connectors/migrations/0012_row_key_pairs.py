@@ -7,8 +7,9 @@ the MD5 of the JSON object of the non-null dimensions, keyed by API name, as Pos
 prints a jsonb. This rewrites the stored keys of every usage table and of its daily
 rollup, whose rows carry the key of the rows they sum.
 
-On Postgres one UPDATE a table, the key computed in SQL (persistence.row_key_sql): the
-tables hold tens of millions of rows. On other databases (the embedded SQLite) in
+On Postgres one UPDATE a table, the key computed in SQL (persistence.row_key_sql), with
+the table's indexes dropped and built again after it: the tables hold tens of millions of
+rows. On other databases (the embedded SQLite) in
 Python, a batch of rows at a time. Backwards, the old keys, computed the old way.
 """
 
@@ -17,7 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import migrations, models
@@ -73,10 +75,38 @@ def rekey(apps, schema_editor, key: Callable, key_sql: Callable) -> None:
             _rekey_in_batches(model, dims, key, connection)
             continue
         columns = {api: q(field.column) for api, field in dims.items()}
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {q(model._meta.db_table)} SET {q('rowKey')} = {key_sql(columns)}"
-            )
+        table = q(model._meta.db_table)
+        with connection.cursor() as cursor, _indexes_rebuilt(cursor, table, q):
+            cursor.execute(f"UPDATE {table} SET {q('rowKey')} = {key_sql(columns)}")
+
+
+@contextmanager
+def _indexes_rebuilt(cursor, table: str, q: Callable[[str], str]) -> Iterator[None]:
+    """Drop the table's indexes but its primary key, and build them again afterwards:
+    every row's new version would otherwise add an entry to each of them, one at a time
+    (about half the time of a 2M-row table's UPDATE went there)."""
+    cursor.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = %s::regclass AND contype = 'u'",
+        [table],
+    )
+    constraints = cursor.fetchall()
+    cursor.execute(
+        "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
+        "WHERE indrelid = %s::regclass AND NOT indisprimary AND NOT EXISTS "
+        "(SELECT 1 FROM pg_constraint WHERE conindid = indexrelid)",
+        [table],
+    )
+    indexes = cursor.fetchall()
+    for name, _ in constraints:
+        cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {q(name)}")
+    for name, _ in indexes:
+        cursor.execute(f"DROP INDEX {name}")  # as regclass prints it: quoted if need be
+    yield
+    for name, definition in constraints:
+        cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {q(name)} {definition}")
+    for _, definition in indexes:
+        cursor.execute(definition)
 
 
 def _rekey_in_batches(model, dims: dict[str, models.Field], key: Callable, connection) -> None:

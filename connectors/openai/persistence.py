@@ -134,6 +134,8 @@ def _typed(field: Field, value: Any, path: str, result: Any = None) -> Any:
     try:
         return _convert(field.type, value)
     except (ValueError, OverflowError, InvalidOperation) as error:
+        if field.type == "int" and type(value) is float and value.is_integer():
+            value = int(value)  # a large integer the JSON parser made a float
         raise breach(path, field.api, value, str(error) or "wrong type", result) from None
 
 
