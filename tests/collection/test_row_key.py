@@ -75,8 +75,8 @@ def old_key(stream_type: str, row: dict):
     """The key before the migration: every dimension of the stream as it was then."""
     model = historical_apps().get_model("connectors", USAGE_TABLES[stream_type].__name__)
     columns = {f.column for f in model._meta.concrete_fields}
-    dims = {d.api: row.get(d.column) for d in STREAMS[stream_type].dimensions if d.column in columns}
-    return rekeying.old_row_key(dims)
+    fields = [d for d in STREAMS[stream_type].dimensions if d.column in columns]
+    return rekeying.old_row_key({d.api: row.get(d.column) for d in fields})
 
 
 def test_it_rekeys_tricky_values_alike_on_every_database(task):
