@@ -22,9 +22,18 @@ script and keeps it, then answers the collector from memory, as OpenAI answers f
 storage, instead of computing a year of synthetic data on the same two cores. The year
 is also collected once against an emulator that is not warmed, and printed for context.
 
-    .venv/bin/python bench/collect.py [--quick] [--profile] [--database-url URL]
+    .venv/bin/python bench/collect.py [--quick] [--profile] [--backfill] [--database-url URL]
 
---quick collects a week and a month instead of a month and a year. The database
+--backfill measures instead how close a backfill comes to the fewest requests it can
+make: the year of 1h buckets (grouped as above) against an emulator answering each
+request 300 ms late, by wall time against the floor of requests x latency / 2 (the
+engine's two fetch threads), then the same under the default rate limit (120 requests
+a minute, burst 5) against requests / rate; and the worker's peak memory for a month
+and a year of 1m buckets without grouping (one row per minute, a page of 1440 a day),
+from an emulator that computes each page as it answers (only memory counts there).
+
+--quick collects a week and a month instead of a month and a year (with --backfill: the
+1h backfill over a month, 1m buckets over a week and a month). The database
 (default postgres://postgres@127.0.0.1:5432/datahub_bench) is created and migrated if
 needed, and its data tables are emptied: its name must contain "bench".
 """
@@ -73,13 +82,40 @@ PERIODS = {  # (name, start) of the short and the long collection
     "quick": (("week", "2026-10-25"), ("month", "2026-10-01")),
 }
 
+# --backfill: wall time against the fewest requests, and the memory of 1m buckets.
+LATENCY_MS = 300.0  # the emulator's answer time for the wall-time figures
+FETCH_THREADS = 2  # the engine fetches this many pages side by side
+DEFAULT_PER_MINUTE = 120  # a connector's REQUESTS PER MINUTE unless its admin changes it
+MINUTE_TIMEOUT = 1200  # seconds for a year of 1m buckets
+BACKFILL_PERIODS = {  # the 1h backfill, then the short and long 1m collections
+    "full": (("year", "2025-11-01"), (("month", "2026-10-01"), ("year", "2025-11-01"))),
+    "quick": (("month", "2026-10-01"), (("week", "2026-10-25"), ("month", "2026-10-01"))),
+}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What a collection reads and how the emulator answers it."""
+
+    start: str
+    width: str = WIDTH
+    group_by: tuple[str, ...] = tuple(GROUP_BY)
+    latency_ms: float = 0.0  # the emulator's, set after the warm-up
+    per_minute: int = 0  # the connector's REQUESTS PER MINUTE (0: no rate limit)
+    warm: bool = True
+    timeout: int = WORKER_TIMEOUT
+
 
 @dataclass
 class Collection:
     name: str
-    start: str
+    spec: Spec
     task_id: int
     result: dict[str, Any]
+
+    @property
+    def start(self) -> str:
+        return self.spec.start
 
     @property
     def ok(self) -> bool:
@@ -144,9 +180,10 @@ def _cpu_seconds(pid: int) -> float:
 
 
 @contextmanager
-def _emulator(cpu: dict[str, float], warm_from: str = "") -> Iterator[str]:
-    """`manage.py openai_emulator` in its own process; yields its base URL and records
-    the CPU time it used (after the warm-up, if any) in `cpu["emulator"]`."""
+def _emulator(cpu: dict[str, float], spec: Spec) -> Iterator[str]:
+    """`manage.py openai_emulator` in its own process, warmed with the collection's pages
+    if the spec says so, then answering `spec.latency_ms` late; yields its base URL and
+    records the CPU time it used (after the warm-up, if any) in `cpu["emulator"]`."""
     port = _free_port()
     command = [sys.executable, "manage.py", "openai_emulator", "--port", str(port)]
     command += ["--seed", str(SEED), "--now", NOW]
@@ -154,8 +191,10 @@ def _emulator(cpu: dict[str, float], warm_from: str = "") -> Iterator[str]:
     process = subprocess.Popen(command, cwd=ROOT, **quiet)
     try:
         _wait_until_up(port, process)
-        if warm_from:
-            _warm(f"http://127.0.0.1:{port}/v1", warm_from)
+        if spec.warm:
+            _warm(f"http://127.0.0.1:{port}/v1", spec)
+        if spec.latency_ms:
+            _set_latency(port, spec.latency_ms)
         started = _cpu_seconds(process.pid)
         yield f"http://127.0.0.1:{port}/v1"
         cpu["emulator"] = _cpu_seconds(process.pid) - started
@@ -168,7 +207,14 @@ def _emulator(cpu: dict[str, float], warm_from: str = "") -> Iterator[str]:
             process.wait()
 
 
-def _warm(base_url: str, start: str) -> None:
+def _set_latency(port: int, latency_ms: float) -> None:
+    import httpx
+
+    faults = {"latency_ms": latency_ms}
+    httpx.post(f"http://127.0.0.1:{port}/_emulator/faults", json=faults).raise_for_status()
+
+
+def _warm(base_url: str, spec: Spec) -> None:
     """Have the emulator make every page of the collection once, by requests of our own.
     It keeps final buckets as encoded JSON, so it then answers the collector from memory,
     as OpenAI answers from storage, instead of computing a year of data on the two cores
@@ -177,11 +223,14 @@ def _warm(base_url: str, start: str) -> None:
     import httpx
 
     from connectors.openai.emulator import DEMO_ADMIN_KEY
+    from connectors.openai.streams import USAGE_PAGE_LIMITS
 
     params: dict[str, Any] = {
-        "start_time": _epoch(start), "end_time": _epoch(END), "bucket_width": WIDTH,
-        "group_by": GROUP_BY, "limit": 168,
+        "start_time": _epoch(spec.start), "end_time": _epoch(END), "bucket_width": spec.width,
+        "limit": USAGE_PAGE_LIMITS[spec.width][1],
     }  # fmt: skip
+    if spec.group_by:
+        params["group_by"] = list(spec.group_by)
     headers = {"Authorization": f"Bearer {DEMO_ADMIN_KEY}"}
     with httpx.Client(base_url=base_url, headers=headers, timeout=60) as client:
         while True:
@@ -227,41 +276,45 @@ def _make_connector():
     return connector
 
 
-def _make_run(connector, start: str):
+def _make_run(connector, spec: Spec):
     from connectors.models import Task, TaskRun
 
     parameters = {
         "type": STREAM,
-        f"{STREAM}-StartTime": start,
+        f"{STREAM}-StartTime": spec.start,
         f"{STREAM}-EndTime": END,
-        f"{STREAM}-BucketWidth": WIDTH,
-        f"{STREAM}-GroupBy": GROUP_BY,
+        f"{STREAM}-BucketWidth": spec.width,
+        f"{STREAM}-GroupBy": list(spec.group_by),
     }
     task = Task.objects.create(connector=connector, query_type=STREAM, parameters=parameters)
     return TaskRun.objects.create(task=task, trigger="manual")
 
 
-def _collect(connector, name: str, start: str, profile: bool, warm: bool = True) -> Collection:
+def _collect(connector, name: str, spec: Spec, profile: bool) -> Collection:
     """One collection into an empty table, by a fresh worker against a fresh emulator
-    (warmed with the collection's pages unless `warm` is false)."""
+    (warmed with the collection's pages unless the spec says not)."""
     _truncate_usage()
-    run = _make_run(connector, start)
+    run = _make_run(connector, spec)
     cpu: dict[str, float] = {}
-    with _emulator(cpu, start if warm else "") as base_url:
-        connector.base_url = base_url
-        connector.save(update_fields=["base_url"])
+    with _emulator(cpu, spec) as base_url:
+        connector.base_url, connector.requests_per_minute = base_url, spec.per_minute
+        connector.save(update_fields=["base_url", "requests_per_minute"])
         command = [sys.executable, __file__, "--worker", str(run.pk)]
         command += ["--profile"] if profile else []
+        # The worker keeps its rate limit in its own process (the same GCRA as on Redis):
+        # a shared Redis keys it by connector id, which another database's may share.
+        env = {k: v for k, v in os.environ.items() if k != "CELERY_BROKER_URL"}
         try:
             done = subprocess.run(
-                command, stdout=subprocess.PIPE, text=True, timeout=WORKER_TIMEOUT, check=False
-            )
+                command, stdout=subprocess.PIPE, text=True, timeout=spec.timeout, check=False,
+                env=env,
+            )  # fmt: skip
             lines = done.stdout.strip().splitlines()
             result = json.loads(lines[-1]) if lines else {"status": "no output", "error": ""}
         except subprocess.TimeoutExpired:
-            result = {"status": "timed out", "error": f"after {WORKER_TIMEOUT} s"}
+            result = {"status": "timed out", "error": f"after {spec.timeout} s"}
     result["cpu_emulator"] = cpu.get("emulator", 0.0)
-    return Collection(name, start, run.task_id, result)
+    return Collection(name, spec, run.task_id, result)
 
 
 def _timed(timers: dict[str, float], name: str, function: Callable) -> Callable:
@@ -563,6 +616,88 @@ def _report(short, long, check, copy, naive, rows: int) -> None:
     _print_targets(short, long, copy_rate)
 
 
+# --- backfills: wall time against the floor, memory of 1m buckets ---------------------
+
+
+def _fewest_requests(spec: Spec) -> int:
+    """The requests a collection makes at least: its buckets in pages of the largest size."""
+    from connectors.openai.streams import STREAMS, request_count
+
+    start, end = (datetime.fromtimestamp(_epoch(day), UTC) for day in (spec.start, END))
+    return request_count(STREAMS[STREAM], spec.width, start, end)
+
+
+def _backfill(connector, quick: bool, profile: bool) -> None:
+    """A 1h backfill at LATENCY_MS, without and with the default rate limit, and 1m
+    backfills of a short and a long period (not warmed: only memory counts there)."""
+    (name, start), minutes = BACKFILL_PERIODS["quick" if quick else "full"]
+    slow = Spec(start, latency_ms=LATENCY_MS)
+    limited = Spec(start, latency_ms=LATENCY_MS, per_minute=DEFAULT_PER_MINUTE)
+    timed = [
+        _collect(connector, f"{name}, {LATENCY_MS:g} ms latency", slow, profile),
+        _collect(
+            connector, f"{name}, {LATENCY_MS:g} ms, {DEFAULT_PER_MINUTE}/min", limited, profile
+        ),
+    ]
+    ungrouped = [
+        Spec(first, width="1m", group_by=(), warm=False, timeout=MINUTE_TIMEOUT)
+        for _, first in minutes
+    ]
+    memory = [
+        _collect(connector, f"{period} of 1m buckets", spec, profile)
+        for (period, _), spec in zip(minutes, ungrouped, strict=True)
+    ]
+    print()
+    for collection in [*timed, *memory]:
+        _print_collection(collection)
+    _report_backfill(name, timed, memory)
+
+
+def _report_backfill(period: str, timed: list[Collection], memory: list[Collection]) -> None:
+    from connectors.collection.ratelimit import BURST
+
+    slow, limited = timed
+    requests = _fewest_requests(slow.spec)
+    latency = LATENCY_MS / 1000
+    rate = DEFAULT_PER_MINUTE / 60  # requests a second
+    print(
+        f"Backfill of a {period} of {WIDTH} {STREAM} buckets grouped by "
+        f"{', '.join(GROUP_BY)}: {requests} requests at least."
+    )
+    print(
+        f"  {LATENCY_MS:g} ms a request, no rate limit: "
+        f"{_versus(slow, requests * latency / FETCH_THREADS)} "
+        f"(floor: requests x latency / {FETCH_THREADS} fetch threads)"
+    )
+    print(
+        f"  the default rate limit ({DEFAULT_PER_MINUTE}/min, burst {BURST}) and "
+        f"{LATENCY_MS:g} ms: {_versus(limited, requests / rate)} (floor: requests / rate); "
+        f"{_versus(limited, (requests - BURST) / rate + latency)} counting the burst "
+        f"(the first {BURST} go at once, the last answers {LATENCY_MS:g} ms after it goes)"
+    )
+    _report_minutes(*memory)
+
+
+def _report_minutes(short: Collection, long: Collection) -> None:
+    if not (short.ok and long.ok):
+        print("  1m peak memory: not measured (a collection failed)")
+        return
+    ratio = long.result["rss_peak_kb"] / short.result["rss_peak_kb"]
+    print(
+        f"  worker peak memory, 1m buckets without grouping: {short.name} "
+        f"{_mb(short.result['rss_peak_kb'])} ({short.result['pages']} pages), {long.name} "
+        f"{_mb(long.result['rss_peak_kb'])} ({long.result['pages']} pages): "
+        f"{ratio:.2f}x, target <= {MEMORY_TARGET:.1f}x: {_verdict(ratio <= MEMORY_TARGET)}"
+    )
+
+
+def _versus(collection: Collection, floor: float) -> str:
+    if not collection.ok:
+        return f"FAILED ({collection.result.get('status')}: {collection.result.get('error')})"
+    seconds = collection.result["seconds"]
+    return f"{seconds:.1f} s vs floor {floor:.1f} s ({seconds / floor:.2f}x)"
+
+
 # --- main ---------------------------------------------------------------------------
 
 
@@ -570,6 +705,11 @@ def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a week and a month")
     parser.add_argument("--profile", action="store_true", help="cProfile the workers")
+    parser.add_argument(
+        "--backfill",
+        action="store_true",
+        help="instead: backfill wall time vs the fewest requests, and 1m peak memory",
+    )
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -583,11 +723,16 @@ def _bench(args: argparse.Namespace) -> None:
     _setup_django()
     _migrate_and_empty()
     connector = _make_connector()
+    if args.backfill:
+        _backfill(connector, args.quick, args.profile)
+        return
     (short_name, short_start), (long_name, long_start) = PERIODS["quick" if args.quick else "full"]
-    short = _collect(connector, short_name, short_start, args.profile)
-    cold = _collect(connector, f"{long_name}, emulator not warmed", long_start, args.profile, False)
+    short = _collect(connector, short_name, Spec(short_start), args.profile)
+    cold_spec = Spec(long_start, warm=False)
+    cold = _collect(connector, f"{long_name}, emulator not warmed", cold_spec, args.profile)
     # Best of COLLECT_TRIES, as COPY is; peak memory the largest of them.
-    tries = [_collect(connector, long_name, long_start, args.profile) for _ in range(COLLECT_TRIES)]
+    long_spec = Spec(long_start)
+    tries = [_collect(connector, long_name, long_spec, args.profile) for _ in range(COLLECT_TRIES)]
     long = max(tries, key=lambda collection: collection.rate)
     if all(t.ok for t in tries):
         long.result["rss_peak_kb"] = max(t.result["rss_peak_kb"] for t in tries)
