@@ -6,6 +6,19 @@ import django.db.models.functions.comparison
 from django.db import migrations, models
 
 
+class AddIndexOnPostgres(migrations.AddIndex):
+    """The per-day metric indexes are written in Postgres's SQL (`timezone()`), as in
+    0007; the embedded SQLite database sorts its few rows without them."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("connectors", "0012_row_key_pairs"),
@@ -271,30 +284,6 @@ class Migration(migrations.Migration):
                 "db_table": "decisions",
                 "indexes": [
                     models.Index(fields=["connector", "start_time"], name="decisions_conn_time"),
-                    models.Index(
-                        models.F("connector"),
-                        django.db.models.functions.comparison.Cast(
-                            models.Func(
-                                models.Value("UTC"), models.F("start_time"), function="timezone"
-                            ),
-                            models.DateField(),
-                        ),
-                        models.F("inputTokens"),
-                        models.F("id"),
-                        name="decisions_inputtoken_ix",
-                    ),
-                    models.Index(
-                        models.F("connector"),
-                        django.db.models.functions.comparison.Cast(
-                            models.Func(
-                                models.Value("UTC"), models.F("start_time"), function="timezone"
-                            ),
-                            models.DateField(),
-                        ),
-                        models.F("outputTokens"),
-                        models.F("id"),
-                        name="decisions_outputtoke_ix",
-                    ),
                 ],
                 "constraints": [
                     models.UniqueConstraint(
@@ -582,5 +571,31 @@ class Migration(migrations.Migration):
                     ),
                 ],
             },
+        ),
+        AddIndexOnPostgres(
+            model_name="decisions",
+            index=models.Index(
+                models.F("connector"),
+                django.db.models.functions.comparison.Cast(
+                    models.Func(models.Value("UTC"), models.F("start_time"), function="timezone"),
+                    models.DateField(),
+                ),
+                models.F("inputTokens"),
+                models.F("id"),
+                name="decisions_inputtoken_ix",
+            ),
+        ),
+        AddIndexOnPostgres(
+            model_name="decisions",
+            index=models.Index(
+                models.F("connector"),
+                django.db.models.functions.comparison.Cast(
+                    models.Func(models.Value("UTC"), models.F("start_time"), function="timezone"),
+                    models.DateField(),
+                ),
+                models.F("outputTokens"),
+                models.F("id"),
+                name="decisions_outputtoke_ix",
+            ),
         ),
     ]
