@@ -525,7 +525,7 @@ def _report_run(watch: Watch, drill: Drill, disruptions: list[Disruption]) -> bo
         recovered = recovered and d.recovered is not None
     missing = len(drill.disruptions()) - len(disruptions)
     if missing:
-        print(f"  {missing} disruption(s) not done: the run ended first (make it longer)")
+        print(f"  {missing} disruption(s) not done: the run ended or did not recover first")
     return _report_after(drill.after) and recovered and not missing and run.status == "succeeded"
 
 
