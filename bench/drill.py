@@ -78,7 +78,6 @@ RECOVERY_TIMEOUT = 120  # seconds for a disruption to be followed by a committed
 RUN_ENV = {
     "RUN_STALE_AFTER_SECONDS": str(STALE_SECONDS),
     "RUN_HEARTBEAT_SECONDS": "1",
-    "RUN_RESEND_AFTER_SECONDS": "10",
     "CELERY_QUEUE": "datahub-drill",
 }
 

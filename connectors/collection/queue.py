@@ -129,7 +129,7 @@ def release(run: TaskRun, note: str) -> bool:
         with transaction.atomic():
             released = TaskRun.objects.filter(
                 pk=run.pk, lease=run.lease, status=RunStatus.RUNNING
-            ).update(status=RunStatus.QUEUED, lease="", log=[*run.log, note][-200:])
+            ).update(status=RunStatus.QUEUED, lease="", sent_at=None, log=[*run.log, note][-200:])
     except IntegrityError:
         return False
     return bool(released) and send(run.pk)
