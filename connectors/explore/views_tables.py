@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from connectors import selectors
 from connectors.access import connector_for
-from connectors.explore import datatables, export, planner, table_rows
+from connectors.explore import datatables, directory, export, planner, table_rows, views_directory
 from connectors.explore.names import NAMED, missing_states, names
 from connectors.explore.table_rows import plain
 from connectors.openai.streams import UsageStream
@@ -20,7 +20,10 @@ def table_list(request: HttpRequest, pk: int) -> HttpResponse:
     streams = datatables.usage_streams()
     found = planner.every_dataset(connector, streams)  # what every task collected: one query
     tables = [selectors.table_summary(connector, s, tasks, found.get(s.type, [])) for s in streams]
-    context = {"connector": connector, "tables": tables}
+    found_directory = [
+        {"table": t, **directory.counts(connector, t)} for t in directory.DIRECTORY_TABLES
+    ]
+    context = {"connector": connector, "tables": tables, "directory": found_directory}
     return render(request, "connectors/table_list.html", context)
 
 
@@ -33,6 +36,8 @@ def stream_or_404(table: str) -> UsageStream:
 
 def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
     connector = connector_for(request, pk)
+    if table in directory.DIRECTORY_TABLES:
+        return views_directory.directory_detail(request, connector, table)
     stream = stream_or_404(table)
     query = datatables.parse_query(stream, request.GET, timezone.now().date())
     rows = datatables.filtered(connector, query)
@@ -145,6 +150,8 @@ def coverage_words(answer: planner.Answer) -> dict[str, str]:
 
 def table_export(request: HttpRequest, pk: int, table: str) -> StreamingHttpResponse:
     connector = connector_for(request, pk)
+    if table in directory.DIRECTORY_TABLES:
+        return views_directory.directory_export(request, connector, table)
     stream = stream_or_404(table)
     query = datatables.parse_query(stream, request.GET, timezone.now().date())
     rows = datatables.filtered(connector, query)

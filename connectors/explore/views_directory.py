@@ -1,0 +1,98 @@
+"""The directory tables' pages and CSV: projects, users, apiKeys, serviceAccounts."""
+
+from __future__ import annotations
+
+import csv
+
+from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from connectors.explore import directory
+from connectors.models import Connector, ProjectEntry
+
+ARIA = {True: "descending", False: "ascending"}
+
+
+def _link(params: QueryDict, **changes: str | None) -> str:
+    """The page's query string with `changes` (None removes a parameter)."""
+    query = params.copy()
+    for key, value in changes.items():
+        if value is None:
+            query.pop(key, None)
+        else:
+            query[key] = value
+    return f"?{query.urlencode()}"
+
+
+def directory_detail(request: HttpRequest, connector: Connector, table: str) -> HttpResponse:
+    query = directory.parse_query(table, request.GET)
+    rows = directory.filtered(connector, query)
+    total = rows.count()
+    start = (query.page - 1) * directory.PAGE_SIZE
+    found = list(rows[start : start + directory.PAGE_SIZE])
+    columns = directory.columns(table)
+    zone = timezone.get_current_timezone()
+    projects = dict(
+        ProjectEntry.objects.filter(connector=connector).values_list("openai_id", "name")
+    )
+    headers = []
+    for c in columns:
+        here = query.sort_column == c.name
+        sort = f"-{c.name}" if here and not query.descending else c.name
+        headers.append(
+            {
+                "name": c.name,
+                "href": _link(request.GET, sort=sort, page=None),
+                "aria": ARIA[query.descending] if here else "none",
+                "arrow": ("↓" if query.descending else "↑") if here else "",
+                "time": c.kind == "time",
+            }
+        )
+    body = [
+        {
+            "state": row.state,
+            "cells": [
+                {
+                    "text": directory.shown(c, getattr(row, c.field), zone, projects),
+                    "kind": c.kind,
+                }
+                for c in columns
+            ],
+        }
+        for row in found
+    ]
+    pages = max(1, -(-total // directory.PAGE_SIZE))
+    context = {
+        "connector": connector,
+        "table": table,
+        "query": query,
+        "headers": headers,
+        "rows": body,
+        "total": total,
+        "states": directory.STATES,
+        "removed_word": "deleted" if table == "apiKeys" else "removed",
+        "page_number": query.page,
+        "pages": pages,
+        "next_link": query.page < pages and _link(request.GET, page=str(query.page + 1)),
+        "previous_link": query.page > 1 and _link(request.GET, page=str(query.page - 1)),
+        "export_query": _link(request.GET, page=None),
+    }
+    template = "connectors/directory_table.html"
+    if request.htmx and request.htmx.target == "table-data":
+        template += "#table-data"
+    return render(request, template, context)
+
+
+class _Echo:
+    def write(self, text: str) -> str:
+        return text
+
+
+def directory_export(request: HttpRequest, connector: Connector, table: str):
+    query = directory.parse_query(table, request.GET)
+    writer = csv.writer(_Echo(), lineterminator="\n")
+    lines = (writer.writerow(row) for row in directory.csv_rows(connector, query))
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{table}.csv"'
+    return response
