@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from connectors.collection import schedule
 from connectors.models import QueueBehaviour, RunStatus, RunTrigger, Task, TaskRun
+from connectors.models.runs import next_number
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,9 @@ def run_enqueue(task: Task, trigger: str) -> tuple[TaskRun | None, str]:
         return None, "A run of this task is already queued or running."
     try:
         with transaction.atomic():
-            run = TaskRun.objects.create(task=task, trigger=trigger)
+            # The task's row lock serializes enqueues, so each run gets the next number.
+            Task.objects.select_for_update().filter(pk=task.pk).exists()
+            run = TaskRun.objects.create(task=task, trigger=trigger, number=next_number(task.pk))
     except IntegrityError:
         return None, "A run of this task is already waiting to start."
     if task.runs.filter(status=RunStatus.RUNNING).exists():

@@ -45,10 +45,15 @@ def duration_text(duration: timedelta | None) -> str:
 
 
 def described(runs, now: datetime) -> list[TaskRun]:
-    """The runs, each given `duration` in words and the `endpoint` it is collecting."""
+    """The runs, each given what every view of a run reads, so the progress bar, the run
+    page and a history row show the same figures: `duration` (elapsed so far while it
+    runs) in words, `percent` of the planned requests made, the `endpoint` it is
+    collecting, `stream_rows`, the `rate` a minute and the `eta` in words."""
     runs = list(runs)
     for run in runs:
         run.duration = duration_text(run_duration(run, now))
+        planned = max(run.requests_planned, run.requests_made)
+        run.percent = min(100, run.requests_made * 100 // planned) if planned else 0
         stream = STREAMS.get(run.current_stream)
         run.endpoint = stream.path if stream else run.current_stream
         run.stream_rows = stream_rows(run)
@@ -97,16 +102,25 @@ def stream_rows(run: TaskRun) -> list[StreamRow]:
     return rows
 
 
+MEASURED_AFTER_SECONDS = 5
+
+
 def _pace(run: TaskRun, now: datetime) -> tuple[float | None, str]:
-    """Requests a minute so far and, while running, the time left at that pace."""
+    """Requests a minute so far and, while running, the time left.
+
+    The pace is the observed one once the run has gone a few seconds, never faster than
+    the connector's REQUESTS PER MINUTE; before that, the connector's limit itself."""
     elapsed = run_duration(run, now)
-    if elapsed is None or elapsed.total_seconds() < 5 or not run.requests_made:
-        return None, ""
-    per_minute = run.requests_made / elapsed.total_seconds() * 60
+    limit = run.task.connector.requests_per_minute  # 0: no limit
+    observed = None
+    measured = elapsed is not None and elapsed.total_seconds() >= MEASURED_AFTER_SECONDS
+    if measured and run.requests_made:
+        observed = run.requests_made / elapsed.total_seconds() * 60
+    pace = min(observed, limit) if observed and limit else observed or limit or None
     left = max(run.requests_planned - run.requests_made, 0)
-    if run.status != "running" or not left:
-        return per_minute, ""
-    return per_minute, duration_text(timedelta(minutes=left / per_minute))
+    if run.status != "running" or not left or not pace:
+        return observed, ""
+    return observed, duration_text(timedelta(minutes=left / pace))
 
 
 def task_tree(now: datetime) -> list[Connector]:

@@ -50,6 +50,8 @@ def task_list(request: HttpRequest) -> HttpResponse:
 
 def task_runs(request: HttpRequest, pk: int) -> HttpResponse:
     task = task_for(request, pk)
+    if request.htmx and request.htmx.target == "task-history":
+        return _history(request, task)
     page = Paginator(task.runs.all(), HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "task": task,
@@ -58,6 +60,29 @@ def task_runs(request: HttpRequest, pk: int) -> HttpResponse:
         "runs": described(page, timezone.now()),
     }
     return render(request, "connectors/task_runs.html", context)
+
+
+def _history(request: HttpRequest, task: Task) -> HttpResponse:
+    """The task page's history section, polled while a run of the task is active: the
+    progress bar and the history rows come from one answer, so they always agree. The
+    first answer without an active run fires run-finished (the "Run queued" banner
+    goes) and, having no polling attribute, stops the polling."""
+    context = {"task": task, **history_context(task, timezone.now())}
+    response = render(request, "connectors/_task_history.html", context)
+    if context["active_runs"]:
+        return response
+    last = context["recent_runs"][0] if context["recent_runs"] else None
+    return trigger_client_event(response, "run-finished", _outcome(last))
+
+
+def _outcome(run: TaskRun | None) -> dict:
+    """What the page's "Run queued" banner turns into once the run has ended."""
+    if run is None:
+        return {}
+    text = f"Run {run.number} of “{run.task.display_name}”: {run.get_status_display()}."
+    if run.status == RunStatus.SUCCEEDED:
+        text = f"Run {run.number} of “{run.task.display_name}” succeeded."
+    return {"outcome": text, "status": run.status}
 
 
 def _run_for(request: HttpRequest, pk: int, manage: bool = False) -> TaskRun:
@@ -90,7 +115,7 @@ def _live(request: HttpRequest, run: TaskRun, template: str) -> HttpResponse:
         return response
     # The final state, without polling attributes; 286 also stops the current poll.
     stopped = HttpResponseStopPolling(response.content)
-    return trigger_client_event(stopped, "run-finished")
+    return trigger_client_event(stopped, "run-finished", _outcome(run))
 
 
 @require_POST

@@ -35,6 +35,9 @@ class TaskRun(models.Model):
     """
 
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="runs")
+    # The run's place among its task's runs (1, 2, ...): "Run 2 of Daily completions".
+    # The primary key, global to all tasks, appears only in URLs.
+    number = models.PositiveIntegerField(default=0)
     trigger = models.CharField(max_length=10, choices=RunTrigger.choices)
     status = models.CharField(
         max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True
@@ -82,9 +85,20 @@ class TaskRun(models.Model):
     def __str__(self) -> str:
         return f"run {self.pk} of {self.task_id} ({self.status})"
 
+    def save(self, *args, **kwargs) -> None:
+        if not self.number and self.task_id:
+            self.number = next_number(self.task_id)
+        super().save(*args, **kwargs)
+
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE
+
+
+def next_number(task_id: int) -> int:
+    """The number the task's next run gets: one more than its highest so far."""
+    highest = TaskRun.objects.filter(task_id=task_id).aggregate(n=models.Max("number"))["n"]
+    return (highest or 0) + 1
 
 
 class StreamState(models.Model):

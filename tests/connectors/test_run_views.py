@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import zoneinfo
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from connectors.collection import schedule
+from connectors.collection import queue, schedule
 from connectors.models import Preference, RunStatus, RunTrigger, Task, TaskRun
 
 ENDED = [RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED]
@@ -67,7 +68,7 @@ def test_it_shows_a_running_run_with_a_progress_bar_endpoint_window_and_log(staf
     assert f"{run.requests_made} of {run.requests_planned} requests" in html
     assert f"{100 * run.requests_made // run.requests_planned} %" in html
     assert "<code>/organization/usage/completions</code>" in html
-    assert "window 2026-01-03 00:00 → 2026-02-01 00:00 UTC" in html
+    assert "window 2026-01-03 00:00 → 2026-02-01 00:00 (UTC)" in html
     for line in run.log:
         assert line in html
     assert f'hx-get="{run_url(run)}" hx-trigger="every 1s"' in html
@@ -83,16 +84,13 @@ def test_it_shows_the_stored_times_and_counts_of_a_finished_run(staff_client, ta
     assert f"{run.finished_at:%Y-%m-%d %H:%M:%S} UTC" in html
     assert "2 min 05 s" in html
     assert f"{run.requests_made} made of {run.requests_planned} planned" in html
-    assert (
-        f"{run.rows_inserted} inserted · {run.rows_updated} updated · "
-        f"{run.rows_unchanged} unchanged"
-    ) in html
+    assert "1,234 inserted · 56 updated · 7 unchanged" in html  # thousands separated
     assert "hx-trigger" not in html
     assert "<progress" not in html
     assert "Cancel</button>" not in html
 
 
-def test_it_shows_run_times_in_utc_whatever_the_users_time_zone(staff_client, user, task):
+def test_it_shows_run_times_in_the_users_time_zone_and_names_it(staff_client, user, task):
     Preference.objects.create(user=user, time_zone="Asia/Kolkata")  # UTC+05:30
     run = make_run(task, RunStatus.SUCCEEDED, started_at=datetime(2026, 3, 1, 23, 50, tzinfo=UTC))
     urls = [
@@ -103,12 +101,96 @@ def test_it_shows_run_times_in_utc_whatever_the_users_time_zone(staff_client, us
     ]
     for url in urls:
         html = html_of(staff_client.get(url))
-        assert "2026-03-01 23:50" in html, url
-        assert "2026-03-02 05:20" not in html, url
+        assert "2026-03-02 05:20" in html, url
+        assert "2026-03-01 23:50" not in html, url
+        assert "Asia/Kolkata" in html, url
     fragment = html_of(
-        staff_client.get(run_url(run), headers={"HX-Target": "run-live", "HX-Request": "true"})
+        staff_client.get(run_url(run), headers={"HX-Request": "true", "HX-Target": "run-live"})
     )
-    assert "2026-03-01 23:50:00 UTC" in fragment
+    assert "2026-03-02 05:20:00 Asia/Kolkata" in fragment
+
+
+def test_it_shows_next_scheduled_runs_in_the_users_time_zone(staff_client, user, scheduled):
+    Preference.objects.create(user=user, time_zone="Europe/Berlin")
+    task = scheduled[0]
+    first = schedule.upcoming(task, timezone.now())[0]
+    berlin = first.astimezone(zoneinfo.ZoneInfo("Europe/Berlin"))
+    for url in [reverse("connectors:task-list"), reverse("connectors:task-detail", args=[task.pk])]:
+        html = html_of(staff_client.get(url))
+        assert f"{berlin:%Y-%m-%d %H:%M}" in html, url
+        assert "Europe/Berlin" in html, url
+
+
+def test_it_numbers_runs_per_task_and_keeps_the_global_id_in_the_url(
+    staff_client, task, scheduled, monkeypatch
+):
+    monkeypatch.setattr(queue, "send", lambda run_id: True)  # no broker here
+    other = scheduled[0]
+    runs = []
+    for _ in range(3):
+        runs.append(queue.run_enqueue(task, RunTrigger.MANUAL)[0])
+        make_run(other)  # the other task's runs interleave: the ids are global
+        TaskRun.objects.filter(task=task).update(status=RunStatus.SUCCEEDED)
+    first, _, third = runs
+    elsewhere = other.runs.order_by("id").first()
+    assert (first.number, third.number, elsewhere.number) == (1, 3, 1)
+    assert third.pk - first.pk == 4
+    html = html_of(staff_client.get(run_url(third)))
+    assert f"Run 3 of {task.display_name}" in html
+    assert f"#{third.pk}" not in html
+    history = html_of(staff_client.get(reverse("connectors:task-runs", args=[task.pk])))
+    assert f'<a href="{run_url(third)}" aria-label="Run 3 of {task.display_name}">#3</a>' in history
+
+
+def test_it_shows_counts_of_a_large_run_with_thousands_separators(staff_client, task):
+    run = make_run(
+        task, RunStatus.RUNNING, requests_made=13634, requests_planned=20000, rows_inserted=1234567
+    )
+    run_page = html_of(staff_client.get(run_url(run)))
+    assert "13,634 of 20,000 requests · 68 %" in run_page
+    assert "13,634 made of 20,000 planned" in run_page
+    assert "1,234,567 inserted" in run_page
+    task_page = html_of(staff_client.get(reverse("connectors:task-detail", args=[task.pk])))
+    assert '<td class="num nowrap">13,634 of 20,000</td>' in task_page
+    assert '<td class="num">1,234,567</td>' in task_page
+
+
+def test_it_estimates_the_time_left_from_the_observed_pace(staff_client, task):
+    # 60 requests in 1 min: 1 a second; 120 left take about 2 min.
+    run = make_run(
+        task,
+        RunStatus.RUNNING,
+        started_at=timezone.now() - timedelta(minutes=1),
+        requests_made=60,
+        requests_planned=180,
+    )
+    html = html_of(staff_client.get(run_url(run)))
+    assert "about 2 min 00 s left" in html or "about 1 min 59 s left" in html
+
+
+def test_it_estimates_the_time_left_from_the_connectors_limit_before_any_pace(staff_client, task):
+    task.connector.requests_per_minute = 30
+    task.connector.save()
+    run = make_run(
+        task, RunStatus.RUNNING, started_at=timezone.now(), requests_made=0, requests_planned=60
+    )
+    html = html_of(staff_client.get(run_url(run)))
+    assert "about 2 min 00 s left" in html
+
+
+def test_it_never_estimates_faster_than_the_connectors_limit(staff_client, task):
+    task.connector.requests_per_minute = 10
+    task.connector.save()
+    # Observed 60 a minute (a burst), but the limit allows 10: 20 left take 2 min.
+    run = make_run(
+        task,
+        RunStatus.RUNNING,
+        started_at=timezone.now() - timedelta(minutes=1),
+        requests_made=60,
+        requests_planned=80,
+    )
+    html = html_of(staff_client.get(run_url(run)))
+    assert "about 2 min 00 s left" in html
 
 
 def test_it_shows_the_whole_error_of_a_failed_run_with_what_to_do(staff_client, task):
@@ -166,7 +248,8 @@ def test_it_answers_the_progress_fragment_of_a_running_run_and_keeps_polling(sta
     assert f'hx-get="{progress_url(run)}" hx-trigger="every 1s" hx-swap="outerHTML"' in html
     assert f'max="{run.requests_planned}" value="{run.requests_made}"' in html
     assert "<code>/organization/costs</code>" in html
-    assert f"{run.rows_inserted} inserted · {run.rows_updated} updated" in html
+    assert "1,234 inserted · 56 updated" in html
+    assert 'aria-live="polite"' in html
 
 
 @pytest.mark.parametrize("status", ENDED)
@@ -197,15 +280,51 @@ def test_it_shows_active_runs_progress_and_the_history_on_the_task_page(staff_cl
     finished = make_run(task, RunStatus.FAILED, error="Rate limited for too long.")
     running = make_run(task, RunStatus.RUNNING, rows_inserted=99, rows_updated=3)
     html = html_of(staff_client.get(reverse("connectors:task-detail", args=[task.pk])))
-    assert f'hx-get="{progress_url(running)}" hx-trigger="every 1s"' in html
-    assert f'hx-get="{progress_url(finished)}"' not in html
-    assert 'hx-trigger="run-finished from:body"' in html
+    # The whole history section polls, so the bar and the rows come from one answer.
+    history_url = reverse("connectors:task-runs", args=[task.pk])
+    assert f'id="task-history" hx-get="{history_url}" hx-trigger="every 1s"' in html
+    assert f"run-{running.pk}-progress" in html
     assert f'href="{run_url(finished)}"' in html
     assert "Rate limited for too long." in html
     assert '<td class="num">99</td>' in html
     assert '<td class="num">3</td>' in html
     assert "Started (UTC)" in html
-    assert f'href="{reverse("connectors:task-runs", args=[task.pk])}">All 2 runs' in html
+    assert f'href="{history_url}">All 2 runs' in html
+
+
+def test_it_answers_the_polled_history_with_bar_and_row_reading_the_same_figures(
+    staff_client, task
+):
+    run = make_run(task, RunStatus.RUNNING, requests_made=11, requests_planned=19)
+    url = reverse("connectors:task-runs", args=[task.pk])
+    headers = {"HX-Request": "true", "HX-Target": "task-history"}
+    response = staff_client.get(url, headers=headers)
+    html = html_of(response)
+    assert html.lstrip().startswith('<section class="card" id="task-history"')
+    assert 'hx-trigger="every 1s"' in html
+    assert "11 of 19 requests · 57 %" in html
+    assert '<td class="num nowrap">11 of 19</td>' in html
+    assert "HX-Trigger" not in response
+
+    TaskRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.SUCCEEDED, finished_at=timezone.now(), requests_made=19
+    )
+    response = staff_client.get(url, headers=headers)
+    html = html_of(response)
+    assert "hx-trigger" not in html  # polling stops
+    assert "<progress" not in html
+    assert '<td class="num nowrap">19</td>' in html
+    event = json.loads(response["HX-Trigger"])["run-finished"]
+    assert event == {
+        "outcome": f"Run 1 of “{task.display_name}” succeeded.",
+        "status": "succeeded",
+    }
+
+
+def test_it_does_not_poll_the_history_of_a_task_with_no_active_run(staff_client, task):
+    make_run(task, RunStatus.SUCCEEDED)
+    html = html_of(staff_client.get(reverse("connectors:task-detail", args=[task.pk])))
+    assert 'id="task-history" hx-disinherit="*"' in html
 
 
 def test_it_caps_the_task_page_history_and_links_the_full_history(staff_client, task):
