@@ -447,4 +447,20 @@ def totals(connector: Connector, query: TableQuery) -> dict[str, Any]:
     sums["provisional_rows"] = sums["provisional_rows"] or 0
     if answer(connector, query).answered and not sums["rows"]:  # collected, no usage: 0
         sums |= {c: 0 for c in numeric}
+    for column, unit_column in UNIT_COLUMNS.items():
+        if column in sums:
+            sums |= _one_unit(rows, column, unit_column, sums[column])
     return sums
+
+
+# A metric whose unit is another column of its row: its total is a number only when
+# every row has the same unit (costs' `quantity` counts tokens, sessions, characters…).
+UNIT_COLUMNS = {"quantity": "quantityUnit"}
+
+
+def _one_unit(rows: QuerySet, column: str, unit_column: str, total) -> dict[str, Any]:
+    """{column: the total or None, "<column>_units": the units in the rows}."""
+    field_name = _field_name(rows.model, unit_column)
+    found = rows.exclude(**{f"{field_name}__isnull": True}).order_by().values_list(field_name)
+    units = sorted({unit for (unit,) in found.distinct()})
+    return {column: total if len(units) <= 1 else None, f"{column}_units": units}

@@ -62,7 +62,7 @@ def _cell_writer(column: dict, names: dict, missing: dict[str, str], tasks: dict
     if column["kind"] == "task":  # the task whose rows answer this row's day
         return lambda row: f"<td>{escape(tasks.get(row.task_id, str(row.task_id)))}</td>"
     if column["kind"] == "metric":
-        return lambda row: f'<td class="num">{escape(plain(getattr(row, name)))}</td>'
+        return lambda row: number_cell(name, getattr(row, name))
     if column["kind"] != "name":
         return lambda row: f"<td>{escape(plain(getattr(row, name)))}</td>"
     known, state = names.get(name, {}), missing.get(name, "")
@@ -78,6 +78,72 @@ def _named_cell(value: str | None, known: dict, missing: str) -> str:
     if found and found.state:
         cell += f' <span class="badge">{escape(found.state)}</span>'
     return cell + "</td>"
+
+
+# The unit of each metric column, as its header says it; money is written with `$`.
+MONEY = ("amountValue",)
+
+
+def unit(column: str) -> str:
+    if column in MONEY:
+        return "USD"
+    if column.endswith("Tokens"):
+        return "tokens"
+    if column in ("numModelRequests", "numRequests"):
+        return "requests"
+    return {
+        "characters": "characters",
+        "seconds": "seconds",
+        "numSessions": "sessions",
+        "images": "images",
+        "usageBytes": "bytes",
+        "quantity": "per quantityUnit",
+    }.get(column, "")
+
+
+def human(column: str, value) -> str:
+    """A number for people: thousands separators; money as `$` with cents. Text and
+    empty values as `plain` writes them."""
+    if value is None or isinstance(value, bool | str):
+        return plain(value)
+    if column in MONEY:
+        cents = Decimal(str(value)).quantize(Decimal("0.01"))
+        if not cents and value:
+            return "<$0.01" if value > 0 else "-<$0.01"
+        return f"-${-cents:,}" if cents < 0 else f"${cents:,}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    digits = format(Decimal(str(value)) if isinstance(value, float) else value, ",f")
+    if "." in digits:
+        digits = digits.rstrip("0").rstrip(".")
+    return digits
+
+
+def number_cell(column: str, value) -> str:
+    """A metric's `<td>`: the number for people, the exact value on hover where they differ."""
+    shown, exact = human(column, value), plain(value)
+    title = f' title="{escape(exact)}"' if shown.replace(",", "") != exact else ""
+    return f'<td class="num"{title}>{escape(shown)}</td>'
+
+
+def total_cells(stream: UsageStream, totals: dict) -> SafeString:
+    """The totals row's metric `<td>`s; a total over rows of different units is left
+    blank and says why."""
+    cells = []
+    for f in stream.metrics:
+        units = totals.get(f"{f.column}_units")
+        if units and len(units) > 1:
+            why = f"No total: these rows count {', '.join(units)}. Filter by one line item."
+            cells.append(
+                f'<td class="num"><span class="blank-why" title="{escape(why)}">'
+                f"mixed units</span></td>"
+            )
+            continue
+        cell = number_cell(f.column, totals.get(f.column))
+        if units:
+            cell = cell[:-5] + f' <span class="unit">{escape(units[0])}</span></td>'
+        cells.append(cell)
+    return mark_safe("".join(cells))  # noqa: S308 - every value above is escaped
 
 
 def plain(value) -> str:

@@ -10,7 +10,6 @@ from connectors import selectors
 from connectors.access import connector_for
 from connectors.explore import datatables, directory, export, planner, table_rows, views_directory
 from connectors.explore.names import NAMED, missing_states, names
-from connectors.explore.table_rows import plain
 from connectors.openai.streams import UsageStream
 
 
@@ -53,6 +52,7 @@ def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
         sort = f"-{name}" if sorted_here and not query.descending else name
         column["href"] = _link(request.GET, sort=sort, after=None, before=None)
         column["arrow"] = ("↓" if query.descending else "↑") if sorted_here else ""
+        column["aria"] = ("descending" if query.descending else "ascending") if sorted_here else "none"
     context = {
         "connector": connector,
         "stream": stream,
@@ -69,7 +69,7 @@ def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
         "answer": answer,
         "coverage": coverage_words(answer),
         "totals": totals,
-        "metric_totals": [plain(totals.get(f.column)) for f in stream.metrics],
+        "metric_totals": table_rows.total_cells(stream, totals),
         "columns": columns,
         "presets": datatables.PRESETS,
         "filters": _filters(stream, request.GET),
@@ -135,7 +135,10 @@ def _columns(stream: UsageStream) -> list[dict]:
         {"column": f.column, "kind": "name" if f.column in NAMED else "dim"}
         for f in stream.dimensions
     ]
-    columns += [{"column": f.column, "kind": "metric", "type": f.type} for f in stream.metrics]
+    columns += [
+        {"column": f.column, "kind": "metric", "type": f.type, "unit": table_rows.unit(f.column)}
+        for f in stream.metrics
+    ]
     return columns
 
 

@@ -7,6 +7,7 @@ import csv
 import io
 from datetime import UTC, datetime
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
 from django.db.models import Max
@@ -83,7 +84,7 @@ def test_it_shows_totals_equal_to_the_ground_truth(staff_client, collected, emul
     html = staff_client.get(url(collected)).content.decode()
     expected = truth(emulator)
     for metric in ("input_tokens", "output_tokens", "num_model_requests"):
-        assert f'<td class="num">{expected[metric]}</td>' in html, metric
+        assert f'<td class="num">{expected[metric]:,}</td>' in html, metric
 
 
 def test_it_shows_names_with_the_raw_id_on_hover(staff_client, collected, emulator):
@@ -91,7 +92,7 @@ def test_it_shows_names_with_the_raw_id_on_hover(staff_client, collected, emulat
     html = staff_client.get(url(collected, project=project["id"])).content.decode()
     assert f'<span title="{project["id"]}">{project["name"]}</span>' in html
     expected = truth(emulator, project_ids=[project["id"]])
-    assert f'<td class="num">{expected["input_tokens"]}</td>' in html
+    assert f'<td class="num">{expected["input_tokens"]:,}</td>' in html
 
 
 def test_it_reads_a_page_with_its_names_in_a_fixed_number_of_queries(
@@ -166,7 +167,7 @@ def test_it_pages_through_every_row_once_in_order(staff_client, collected):
 def shown_metric(row: str, column: str) -> int:
     metrics = [f.column for f in STREAMS["completions"].metrics]
     cells = row.split('<td class="num">')[1:]
-    return int(cells[metrics.index(column)].split("<")[0] or 0)
+    return int(cells[metrics.index(column)].split("<")[0].replace(",", "") or 0)
 
 
 @pytest.mark.parametrize(
@@ -200,7 +201,7 @@ def test_it_sorts_by_a_metric(staff_client, collected):
     html = staff_client.get(url(collected, sort="-inputTokens")).content.decode()
     largest = USAGE_TABLES["completions"].objects.order_by("-inputTokens").first().inputTokens
     first_row = html.split("<tbody>")[1]
-    assert f'<td class="num">{largest}</td>' in first_row.split("</tr>")[0]
+    assert f'<td class="num">{largest:,}</td>' in first_row.split("</tr>")[0]
 
 
 def test_it_explains_bad_filters_instead_of_failing(staff_client, collected):
@@ -235,7 +236,7 @@ def test_it_exports_the_filtered_table_with_totals_equal_to_the_screen(
     expected = truth(emulator, project_ids=[project])
     assert Decimal(total[header.index("inputTokens")]) == expected["input_tokens"]
     screen = staff_client.get(url(collected, project=project)).content.decode()
-    assert f'<td class="num">{total[header.index("inputTokens")]}</td>' in screen
+    assert f'<td class="num">{int(total[header.index("inputTokens")]):,}</td>' in screen
 
 
 def test_it_shows_times_in_the_users_time_zone_but_costs_in_utc_days(
@@ -287,7 +288,7 @@ def test_it_searches_ids_values_and_names_with_totals_equal_to_the_ground_truth(
     expected = truth_where(emulator, matches)
     html = staff_client.get(url(collected, q=text.upper())).content.decode()
     for metric in ("input_tokens", "output_tokens", "num_model_requests"):
-        assert f'<td class="num">{expected[metric]}</td>' in shown_totals(html), metric
+        assert f'<td class="num">{expected[metric]:,}</td>' in shown_totals(html), metric
 
 
 def test_it_searches_one_model_family_like_the_ground_truth(staff_client, collected, emulator):
@@ -296,7 +297,7 @@ def test_it_searches_one_model_family_like_the_ground_truth(staff_client, collec
     family = model.split("-")[0] + "-"  # "gpt-" matches several models, nothing else
     expected = truth_where(emulator, lambda r: family in (r["model"] or ""))
     html = staff_client.get(url(collected, q=family)).content.decode()
-    assert f'<td class="num">{expected["input_tokens"]}</td>' in shown_totals(html)
+    assert f'<td class="num">{expected["input_tokens"]:,}</td>' in shown_totals(html)
 
 
 def test_it_totals_two_filters_together_like_the_ground_truth(staff_client, collected, emulator):
@@ -306,7 +307,7 @@ def test_it_totals_two_filters_together_like_the_ground_truth(staff_client, coll
     html = staff_client.get(url(collected, project=project, model=model)).content.decode()
     expected = truth(emulator, project_ids=[project], models=[model])
     assert expected["input_tokens"]
-    assert f'<td class="num">{expected["input_tokens"]}</td>' in shown_totals(html)
+    assert f'<td class="num">{expected["input_tokens"]:,}</td>' in shown_totals(html)
 
 
 def test_it_shows_no_rows_and_zero_totals_for_a_search_nothing_matches(staff_client, collected):
@@ -479,3 +480,66 @@ def test_it_spans_the_tables_range_over_every_task_and_bucket_width(staff_client
     assert f'<td class="num">{answering:,}</td>' in row
     assert f"{first:%Y-%m-%d %H:%M} → {last:%Y-%m-%d %H:%M}" in row
     assert daily.display_name in row and hourly.display_name in row
+
+
+@pytest.fixture
+def costs(make_task):
+    task = make_task(
+        "costs", StartTime="2026-10-01", EndTime="2026-11-01", GroupBy=["project_id", "line_item"]
+    )
+    assert run_now(task).status == "succeeded"
+    return task
+
+
+def costs_truth(emulator, line_item: str | None = None) -> list[dict]:
+    buckets = emulator.ground_truth(
+        "costs",
+        start=1790812800,
+        end=1793491200,
+        bucket_width="1d",
+        group_by=["project_id", "line_item"],
+        filters={},
+    )
+    found = [r for b in buckets for r in b["results"]]
+    return [r for r in found if line_item is None or r["line_item"] == line_item]
+
+
+def costs_url(task, **params) -> str:
+    base = reverse("connectors:table-detail", args=[task.connector_id, "costs"])
+    return f"{base}?{urlencode({'preset': 'all'} | params)}"
+
+
+def test_it_shows_money_with_cents_and_the_exact_amount_on_hover(staff_client, costs, emulator):
+    results = costs_truth(emulator)
+    exact = sum(Decimal(repr(r["amount"]["value"])) for r in results)
+    html = staff_client.get(costs_url(costs)).content.decode()
+    totals = shown_totals(html)
+    cents = exact.quantize(Decimal("0.01"))
+    exact_text = format(exact, "f").rstrip("0").rstrip(".")
+    assert f'<td class="num" title="{exact_text}">${cents:,}</td>' in totals
+    assert "$" in html.split("<tbody>")[1].split("</tr>")[0]  # each row's amount too
+
+
+def test_it_totals_quantity_only_over_one_unit(staff_client, costs, emulator):
+    units = {r["quantity_unit"] for r in costs_truth(emulator)}
+    assert len(units) > 1
+    html = staff_client.get(costs_url(costs)).content.decode()
+    totals = shown_totals(html)
+    assert "mixed units" in totals
+    for unit in units:
+        assert unit in totals.split("mixed units")[0]  # the reason names every unit
+    line_item = "gpt-5-2025-08-07, input"
+    kept = costs_truth(emulator, line_item)
+    quantity = sum(Decimal(repr(r["quantity"])) for r in kept)
+    html = staff_client.get(costs_url(costs, line_item=line_item)).content.decode()
+    text = (
+        format(quantity, ",f").rstrip("0").rstrip(".") if "." in str(quantity) else f"{quantity:,}"
+    )
+    assert f'{text} <span class="unit">tokens</span>' in shown_totals(html)
+    base = reverse("connectors:table-export", args=[costs.connector_id, "costs"])
+    lines = list(
+        csv.reader(
+            io.StringIO(b"".join(staff_client.get(f"{base}?preset=all").streaming_content).decode())
+        )
+    )
+    assert lines[-1][lines[0].index("quantity")] == ""  # no sum of tokens and sessions
