@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.core.validators import EmailValidator, URLValidator
+from django.utils import timezone
 
 from connectors.collection.schedule import cron_is_valid
-from connectors.models import IntervalUnit, Task
-from connectors.openai.plan import format_time, params_for, parse_time
-from connectors.openai.streams import QUERY_TYPES, STREAMS, Param, UsageStream
+from connectors.explore.names import Name, names_of
+from connectors.models import DAILY_BY_TABLES, Connector, IntervalUnit, Task
+from connectors.openai.plan import estimate, format_time, params_for, parse_time, stream_queries
+from connectors.openai.streams import (
+    END_TIME,
+    QUERY_TYPES,
+    START_TIME,
+    STREAMS,
+    Param,
+    UsageStream,
+)
 
 MAX_LIST_ITEMS = 100
 MAX_ITEM_LENGTH = 100
@@ -29,7 +41,6 @@ class ConnectorForm(forms.Form):
     admin_key = forms.CharField(
         label="ADMIN KEY",
         max_length=300,
-        help_text="ApiAdminKey",
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=False),
     )
     base_url = forms.CharField(
@@ -53,7 +64,8 @@ class ConnectorForm(forms.Form):
         super().__init__(*args, **kwargs)
         if editing:
             self.fields["admin_key"].required = False
-            self.fields["admin_key"].help_text = "ApiAdminKey. Leave empty to keep the saved key."
+            self.fields["admin_key"].help_text = "Leave empty to keep the saved key."
+        self.fields["admin_key"].technical_name = "ApiAdminKey"
         self.fields["base_url"].initial = settings.OPENAI_BASE_URL
 
     def clean_admin_key(self) -> str:
@@ -72,13 +84,16 @@ class ConnectorForm(forms.Form):
         return self.cleaned_data["base_url"].strip().rstrip("/")
 
 
-def _technical_hint(name: str, param: Param) -> str:
-    return f"{name}. {param.help}" if param.help else name
-
-
 def param_field(param: Param, name: str) -> forms.Field:
-    """The form field of one task parameter; its help text starts with the technical name."""
-    common = {"label": param.label, "help_text": _technical_hint(name, param), "required": False}
+    """The form field of one task parameter. Its technical name is kept on the field and
+    shown on demand; the hint is the parameter's help alone."""
+    field = _bare_field(param, {"label": param.label, "help_text": param.help, "required": False})
+    field.technical_name = name
+    field.picker = param.narrows if param.kind in ("ids", "names") and param.narrows else ""
+    return field
+
+
+def _bare_field(param: Param, common: dict[str, Any]) -> forms.Field:
     if param.kind == "time":
         common["required"] = param.required
         return TimeField(
@@ -170,38 +185,183 @@ def named_params(query_type: str) -> Iterator[tuple[str, Param]]:
             yield f"{prefix}-{param.suffix}", param
 
 
+SHARED = ("StartTime", "EndTime", "BucketWidth")  # `all`: offered once, for every section
+LARGE_REQUESTS = 1000  # a run above this many requests, or ...
+LARGE_MINUTES = 10  # ... this many minutes, is confirmed before it is saved
+
+
+@dataclass(frozen=True)
+class RunEstimate:
+    """The requests a full run makes and how long they take at the connector's rate."""
+
+    requests: int
+    rate: int  # requests per minute; 0: no limit
+
+    @property
+    def minutes(self) -> int:
+        return math.ceil(self.requests / self.rate) if self.rate else 0
+
+    @property
+    def large(self) -> bool:
+        return self.requests > LARGE_REQUESTS or self.minutes > LARGE_MINUTES
+
+    @property
+    def text(self) -> str:
+        count = f"{self.requests:,} request{'s' if self.requests != 1 else ''}"
+        if not self.rate:
+            return f"{count}, no request limit set"
+        return f"{count} ≈ {_duration(self.minutes)} at {self.rate:,} a minute"
+
+
+def _duration(minutes: int) -> str:
+    if minutes <= 1:
+        return "1 min"
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return f"{minutes} min"
+    return f"{hours} h {rest} min" if rest else f"{hours} h"
+
+
+def run_estimate(parameters: dict[str, Any], rate: int, now: datetime) -> RunEstimate:
+    queries = stream_queries(parameters["type"], parameters)
+    return RunEstimate(sum(estimate(q, now).requests for q in queries), rate)
+
+
 class TaskForm(forms.Form):
-    """A task's name, QUERY TYPE and that type's parameters, named by technical name."""
+    """A task's name, QUERY TYPE and that type's parameters, named by technical name.
+
+    With `all`, START TIME, END TIME and BUCKET WIDTH are asked once (`shared-...`) and
+    each section may override them; clean() fills every section's own technical names
+    from the shared values, so the stored parameters (and runs) are per section as ever.
+    A run estimated as large must be confirmed (`confirm_requests` holds its count).
+    """
+
+    use_required_attribute = False  # the server explains what is missing, even in a
+    # closed section the browser could not show its own message for
 
     name = forms.CharField(label="TASK NAME", max_length=100, required=False)
     type = forms.ChoiceField(
         label="QUERY TYPE",
         choices=[("", "Choose a query type…"), *[(t, t) for t in QUERY_TYPES]],
-        help_text="type",
         error_messages={"required": "Choose a QUERY TYPE."},
     )
+    confirm_requests = forms.CharField(required=False, max_length=20)
 
-    def __init__(self, *args: Any, query_type: str = "", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        query_type: str = "",
+        rate: int = 0,
+        saved: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.query_type = query_type if query_type in QUERY_TYPES else ""
+        self.rate, self.saved = rate, saved
+        self.estimate: RunEstimate | None = None
+        self.confirm_needed = self.confirmed = False
+        self.fields["type"].technical_name = "type"
+        if self.query_type == "all":
+            self._add_shared_fields()
         for name, param in named_params(self.query_type):
             self.fields[name] = param_field(param, name)
+            if self.query_type == "all" and param.suffix in SHARED:
+                _make_override(self.fields[name], param)
+
+    def _add_shared_fields(self) -> None:
+        widths = [(w, w) for w in ("1m", "1h", "1d")]
+        for param in (START_TIME, END_TIME):
+            field = param_field(param, f"shared-{param.suffix}")
+            field.technical_name = f"fills <type>-{param.suffix} of each section left empty"
+            self.fields[f"shared-{param.suffix}"] = field
+        self.fields["shared-StartTime"].required = False  # clean() asks where none is set
+        self.fields["shared-StartTime"].asked = True
+        self.fields["shared-BucketWidth"] = forms.ChoiceField(
+            label="BUCKET WIDTH",
+            choices=widths,
+            initial="1d",
+            required=False,
+            help_text="costs: always 1d.",
+        )
+        self.fields[
+            "shared-BucketWidth"
+        ].technical_name = "fills <type>-BucketWidth of each section left empty"
+
+    def shared_fields(self) -> list[forms.BoundField]:
+        return [self[f"shared-{s}"] for s in SHARED if f"shared-{s}" in self.fields]
 
     def sections(self) -> list[dict[str, Any]]:
-        """For the template: each section's title and bound fields."""
+        """For the template: each section's title, bound fields and what it overrides."""
         sections = []
         for prefix in section_prefixes(self.query_type):
             fields = [self[f"{prefix}-{p.suffix}"] for p in params_for(prefix)]
             invalid = any(field.errors for field in fields)
-            sections.append({"prefix": prefix, "fields": fields, "invalid": invalid})
+            own = [f.label for f in fields if f.name.split("-")[1] in SHARED and f.value()]
+            sections.append({"prefix": prefix, "fields": fields, "invalid": invalid, "own": own})
         return sections
+
+    def error_summary(self, *others: forms.Form) -> list[dict[str, str]]:
+        """Every error with a link to its field, for the announcement above the form."""
+        found = [{"href": "", "text": e} for e in self.non_field_errors()]
+        for form in (self, *others):
+            for name, errors in form.errors.items():
+                if name == "__all__" or name not in form.fields:
+                    continue
+                field = form[name]
+                where = name.partition("-")[0] if self.query_type == "all" else ""
+                label = field.label or "Confirmation"
+                label = f"{where} · {label}" if where in STREAMS else label
+                found += [{"href": f"#{field.auto_id}", "text": f"{label}: {e}"} for e in errors]
+        return found
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        if self.query_type == "all":
+            self._check_range("shared")
+            self._fill_from_shared()
         for prefix in section_prefixes(self.query_type):
-            self._check_range(prefix)
+            if self.query_type != "all" or self._overrides_times(prefix):
+                self._check_range(prefix)
             self._check_grouping_since(prefix)
+        if not self.errors and self.query_type:
+            self._check_confirmed()
         return cleaned
+
+    def _fill_from_shared(self) -> None:
+        """Every section's empty START TIME, END TIME and BUCKET WIDTH from the shared
+        one; a START TIME missing in both is asked for once, at the shared field."""
+        missing = False
+        for name, param in named_params("all"):
+            if param.suffix not in SHARED or self.cleaned_data.get(name):
+                continue
+            value = self.cleaned_data.get(f"shared-{param.suffix}")
+            if param.kind == "width" and value not in param.choices:
+                value = "1d"  # costs: 1d only, and the default where none is chosen
+            self.cleaned_data[name] = value
+            missing |= param.suffix == "StartTime" and not value
+        if missing and "shared-StartTime" not in self.errors:
+            self.add_error("shared-StartTime", "START TIME is required.")
+
+    def _overrides_times(self, prefix: str) -> bool:
+        return any(self.data.get(f"{prefix}-{s}") for s in ("StartTime", "EndTime"))
+
+    def _check_confirmed(self) -> None:
+        """A large run (a long backfill) is saved only once the user ticked that they
+        understand its size; an edit that keeps the saved parameters is not asked again."""
+        parameters = self.parameters()
+        self.estimate = run_estimate(parameters, self.rate, datetime.now(UTC))
+        unchanged = self.saved is not None and _same(self.saved, parameters)
+        self.confirm_needed = self.estimate.large and not unchanged
+        ticked = self.cleaned_data.get("confirm_requests")
+        self.confirmed = ticked == str(self.estimate.requests)
+        if not self.confirm_needed or self.confirmed:
+            return
+        self.add_error(
+            "confirm_requests",
+            f"A full run of this task makes {self.estimate.text}. Tick “I understand this "
+            f"backfill makes {self.estimate.requests} requests” to save it, or narrow "
+            "START TIME or BUCKET WIDTH.",
+        )
 
     def _check_grouping_since(self, prefix: str) -> None:
         """Refuse a grouping OpenAI refuses for this START TIME (costs by api_key_id
@@ -239,6 +399,22 @@ class TaskForm(forms.Form):
         return stored
 
 
+def _make_override(field: forms.Field, param: Param) -> None:
+    """A section's own START TIME, END TIME or BUCKET WIDTH under `all`: empty means the
+    shared value."""
+    field.required = False
+    field.help_text = f"Empty: the shared {param.label}."
+    if param.kind == "width":
+        field.choices = [("", "shared"), *field.choices]
+        field.initial = ""
+    else:
+        field.widget.attrs["placeholder"] = "shared"
+
+
+def _same(saved: dict[str, Any], parameters: dict[str, Any]) -> bool:
+    return all(saved.get(name) == value for name, value in parameters.items())
+
+
 def _refusal(stream: UsageStream, dimension: str, since: int) -> str:
     day = datetime.fromtimestamp(since, UTC).date().isoformat()
     what = stream.type.capitalize()
@@ -260,11 +436,27 @@ def _stored_value(param: Param, value: Any) -> Any:
 
 
 def task_initial(task: Task) -> dict[str, Any]:
-    """A saved task's parameters as form initial values."""
+    """A saved task's parameters as form initial values. For `all`, the value most
+    sections share becomes the shared one and only the sections that differ show theirs."""
     initial: dict[str, Any] = {"name": task.name, "type": task.query_type}
     for name, param in named_params(task.query_type):
         initial[name] = _initial_value(param, task.parameters.get(name))
+    if task.query_type == "all":
+        _initial_shared(initial)
     return initial
+
+
+def _initial_shared(initial: dict[str, Any]) -> None:
+    for suffix in SHARED:
+        named = [(n, p) for n, p in named_params("all") if p.suffix == suffix]
+        values = Counter(initial[n] for n, p in named if initial[n])
+        shared = values.most_common(1)[0][0] if values else None
+        initial[f"shared-{suffix}"] = shared
+        for name, param in named:
+            own = initial[name]
+            narrower = param.kind == "width" and shared not in param.choices
+            resolved = "1d" if narrower else shared  # costs: 1d only
+            initial[name] = "" if own == resolved or not own else own
 
 
 def _initial_value(param: Param, value: Any) -> Any:
@@ -275,6 +467,35 @@ def _initial_value(param: Param, value: Any) -> Any:
     if param.kind == "bool":
         return True if value is None else value
     return value
+
+
+# The pickers of the id fields: the directory column or usage column a dimension reads.
+DIRECTORY_PICKERS = {"project_id": "projectId", "user_id": "userId", "api_key_id": "apiKeyId"}
+SEEN_PICKERS = {"model": "model", "vector_store_id": "vectorStoreId"}
+
+
+def task_pickers(connector: Connector) -> dict[str, list[str]]:
+    """The choices the id fields offer by name ("Research (proj_abc)", archived and
+    deleted entries marked): the connector's directory, and the models and vector
+    stores its usage tables have seen (from the small per-dimension daily rollups)."""
+    directory = names_of(connector, dict.fromkeys(DIRECTORY_PICKERS.values()))
+    pickers = {
+        dimension: sorted(_option(i, name) for i, name in directory[column].items())
+        for dimension, column in DIRECTORY_PICKERS.items()
+    }
+    for dimension, column in SEEN_PICKERS.items():
+        seen: set[str] = set()
+        for query_type, table in DAILY_BY_TABLES.items():
+            if dimension in STREAMS[query_type].group_by:
+                rows = table.objects.filter(connector=connector, dimension=column)
+                seen |= set(rows.values_list(column, flat=True).distinct())
+        pickers[dimension] = sorted(v for v in seen if v)
+    return pickers
+
+
+def _option(openai_id: str, name: Name) -> str:
+    text = f"{name.text} ({openai_id})" if name.text != openai_id else openai_id
+    return f"{text} · {name.state}" if name.state else text
 
 
 class ScheduleForm(forms.ModelForm):
@@ -297,7 +518,7 @@ class ScheduleForm(forms.ModelForm):
             "queue_behaviour": "When the previous run is still going",
         }
         help_texts = {
-            "schedule_start": "UTC. The first run; later runs follow the interval.",
+            "schedule_start": "The first run; later runs follow the interval.",
             "interval_every": "How many minutes, hours, days, weeks or months between runs.",
             "cron": "Five fields, UTC: minute hour day-of-month month day-of-week.",
         }
@@ -311,6 +532,10 @@ class ScheduleForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["interval_every"].min_value = 1
+        # Django reads and shows a date-time in the active zone (the user's preference):
+        # the label says which, so 07:00 means 07:00 where the user says it.
+        zone = timezone.get_current_timezone_name()
+        self.fields["schedule_start"].label = f"Start date ({zone})"
         self.fields["interval_every"].widget.attrs.update({"min": 1, "max": 10000})
 
     def clean(self) -> dict[str, Any]:

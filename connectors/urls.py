@@ -18,6 +18,7 @@ urlpatterns = [
     path("connectors/<int:pk>/delete/", views.connector_delete, name="connector-delete"),
     path("connectors/<int:pk>/test/", views.connector_test, name="connector-test"),
     path("connectors/<int:connector_pk>/tasks/add/", views.task_add, name="task-add"),
+    path("connectors/<int:connector_pk>/estimate/", views.task_estimate, name="task-estimate"),
     path("tasks/<int:pk>/", views.task_detail, name="task-detail"),
     path("tasks/<int:pk>/edit/", views.task_edit, name="task-edit"),
     path("tasks/<int:pk>/delete/", views.task_delete, name="task-delete"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
@@ -14,7 +15,14 @@ from connectors.access import connector_for, posted, redirect_to, require_staff,
 from connectors.catalogue import CATALOGUE, categories
 from connectors.collection import queue, schedule
 from connectors.collection import views as views_runs
-from connectors.forms import ConnectorForm, ScheduleForm, TaskForm, named_params, task_initial
+from connectors.forms import (
+    ConnectorForm,
+    ScheduleForm,
+    TaskForm,
+    named_params,
+    task_initial,
+    task_pickers,
+)
 from connectors.models import Connector, RunTrigger, Task
 from connectors.openai.plan import params_for
 from connectors.openai.streams import QUERY_TYPES, UsageStream, streams_for
@@ -137,7 +145,7 @@ def _task_form(request: HttpRequest, connector: Connector, task: Task, initial: 
     query_type = source.get("type") or initial.get("type", "")
     if request.method == "GET" and "type" in request.GET:
         initial = {**initial, "type": query_type}
-    form = TaskForm(posted(request), initial=initial, query_type=query_type)
+    form = _bound_task_form(request, connector, task, initial, query_type)
     schedule_form = ScheduleForm(posted(request), instance=task)
     if request.method == "POST" and form.is_valid() & schedule_form.is_valid():
         forgotten = services.task_save(
@@ -156,11 +164,50 @@ def _task_form(request: HttpRequest, connector: Connector, task: Task, initial: 
                 "The next run collects them again.",
             )
         return redirect_to(request, "connectors:task-detail", task.pk)
-    context = {"form": form, "schedule_form": schedule_form, "connector": connector, "task": task}
+    context = {
+        **_task_form_context(connector, task, form),
+        "schedule_form": schedule_form,
+        "errors": form.error_summary(schedule_form),
+        "pickers": task_pickers(connector),
+    }
     template = "connectors/task_form.html"
     if request.htmx and request.method == "GET":
         return render(request, f"{template}#task-params", context)
     return _render_form(request, template, "task-form", context)
+
+
+def _bound_task_form(request, connector: Connector, task: Task, initial: dict, query_type: str):
+    saved = task.parameters if task.pk else None
+    rate = connector.requests_per_minute
+    return TaskForm(posted(request), initial=initial, query_type=query_type, rate=rate, saved=saved)
+
+
+def _task_form_context(connector: Connector, task: Task, form: TaskForm) -> dict:
+    estimate_url = reverse("connectors:task-estimate", args=[connector.pk])
+    if task.pk:
+        estimate_url += f"?task={task.pk}"
+    return {
+        "form": form,
+        "connector": connector,
+        "task": task,
+        "task_form": True,  # _field.html: technical names behind the toggle
+        "estimate_url": estimate_url,
+    }
+
+
+@require_POST
+def task_estimate(request: HttpRequest, connector_pk: int) -> HttpResponse:
+    """The request estimate of the parameters being typed, as a fragment of the form."""
+    connector = connector_for(request, connector_pk, manage=True)
+    task = Task(connector=connector)
+    if request.GET.get("task", "").isdigit():
+        task = task_for(request, int(request.GET["task"]), manage=True)
+        if task.connector_id != connector.pk:
+            raise Http404("No such task on this connector.")
+    form = _bound_task_form(request, connector, task, {}, request.POST.get("type", ""))
+    form.is_valid()
+    context = _task_form_context(connector, task, form)
+    return render(request, "connectors/task_form.html#task-estimate", context)
 
 
 def task_detail(request: HttpRequest, pk: int) -> HttpResponse:

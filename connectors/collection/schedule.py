@@ -6,6 +6,9 @@ from datetime import datetime, timedelta
 
 from croniter import croniter
 from dateutil.relativedelta import relativedelta
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 FIXED_STEPS = {"minutes": timedelta(minutes=1), "hours": timedelta(hours=1)}
 DAY_STEPS = {"daily": timedelta(days=1), "weekly": timedelta(weeks=1)}
@@ -50,16 +53,18 @@ def upcoming(task, after: datetime, count: int = 5) -> list[datetime]:
     return times
 
 
-def describe(task) -> str:
-    """The schedule in words, for the task page."""
+def describe(task) -> SafeString:
+    """The schedule in words, for the task page: the start in the active time zone (the
+    user's, as the form reads it), a CRON expression as code."""
     if not task.schedule_enabled:
-        return "Not scheduled: runs only when started by hand."
-    start = task.schedule_start.strftime("%Y-%m-%d %H:%M UTC")
+        return format_html("{}", "Not scheduled: runs only when started by hand.")
+    local = timezone.localtime(task.schedule_start)
+    start = f"{local:%Y-%m-%d %H:%M} ({timezone.get_current_timezone_name()})"
     if task.interval_unit == "cron":
-        return f"CRON `{task.cron}` (UTC), from {start}"
+        return format_html("CRON <code>{}</code> (UTC), from {}", task.cron, start)
     unit = {"daily": "day", "weekly": "week", "monthly": "month"}.get(
         task.interval_unit, task.interval_unit.rstrip("s")
     )
     every = "Every" if task.interval_every == 1 else f"Every {task.interval_every}"
     plural = "s" if task.interval_every > 1 else ""
-    return f"{every} {unit}{plural}, from {start}"
+    return format_html("{} {}{}, from {}", every, unit, plural, start)

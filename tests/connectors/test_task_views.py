@@ -105,7 +105,7 @@ def test_it_shows_parameters_schedule_and_the_request_estimate(staff_client, tas
     response = staff_client.get(reverse("connectors:task-detail", args=[task.pk]))
     html = response.content.decode()
     assert "completions-GroupBy" in html and "project_id, model" in html
-    assert "Every 6 hours, from 2026-01-01 06:00 UTC" in html
+    assert "Every 6 hours, from 2026-01-01 06:00 (UTC)" in html
     assert "Upcoming" in html
     # January 2026 in 1d buckets: 31 buckets, at most 31 per page.
     days = (datetime(2026, 2, 1) - datetime(2026, 1, 1)).days
