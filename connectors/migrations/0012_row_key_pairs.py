@@ -98,6 +98,9 @@ def _indexes_rebuilt(cursor, table: str, q: Callable[[str], str]) -> Iterator[No
         [table],
     )
     indexes = cursor.fetchall()
+    # ALTER TABLE refuses a table with foreign-key checks still pending in the transaction
+    # (rows added in it, as the tests do): run them now, and defer again afterwards.
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     for name, _ in constraints:
         cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {q(name)}")
     for name, _ in indexes:
@@ -107,6 +110,7 @@ def _indexes_rebuilt(cursor, table: str, q: Callable[[str], str]) -> Iterator[No
         cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {q(name)} {definition}")
     for _, definition in indexes:
         cursor.execute(definition)
+    cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def _rekey_in_batches(model, dims: dict[str, models.Field], key: Callable, connection) -> None:

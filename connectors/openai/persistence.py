@@ -132,11 +132,14 @@ def _typed(field: Field, value: Any, path: str, result: Any = None) -> Any:
             raise breach(path, field.api, value, "a required field is empty", result)
         return None
     try:
-        return _convert(field.type, value)
+        typed = _convert(field.type, value)
     except (ValueError, OverflowError, InvalidOperation) as error:
         if field.type == "int" and type(value) is float and value.is_integer():
             value = int(value)  # a large integer the JSON parser made a float
         raise breach(path, field.api, value, str(error) or "wrong type", result) from None
+    if type(typed) is str:
+        _check_text(field.api, typed, path, result)
+    return typed
 
 
 def _convert(kind: str, value: Any) -> Any:
@@ -241,8 +244,8 @@ def usage_rows(
 ) -> Rows:
     """One row per bucket and result; a bucket ending after `provisional_after` (epoch
     seconds) may still be revised by OpenAI and is marked provisional. Any value that
-    breaks the API's contract, or that no column could hold, is a ContractError here,
-    before a statement is sent."""
+    breaks the API's contract, or that no column could hold, is a ContractError here
+    (an integer beyond bigint: in the writer, as COPY encodes it)."""
     path = stream.path
     fields = (*stream.dimensions, *stream.metrics)
     plain = [f for f in fields if "." not in f.api]

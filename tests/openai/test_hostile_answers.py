@@ -140,6 +140,11 @@ BREACHES = {
         completion(model="gpt\x00b"),
         ["model", "gpt\\u0000b", "NUL"],
     ),
+    "a NUL in a nested field": (
+        "costs",
+        {**cost(1.5, line_item="b"), "amount": {"value": 1.5, "currency": "us\x00d"}},
+        ["/organization/costs", "amount.currency", "us\\u0000d", "NUL"],
+    ),
     "a NUL in a field kept in extra": (
         "completions",
         completion(model="b", note="a\x00"),
