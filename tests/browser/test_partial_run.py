@@ -36,7 +36,7 @@ def test_the_run_page_shows_each_stream_of_a_partly_successful_run(
 
     admin_login()
     page.goto(f"{live_server.url}/runs/{run.pk}/")
-    assert page.locator(".pagehead h1").inner_text().startswith(f"Run #{run.pk}")
+    assert page.locator(".pagehead h1").inner_text().startswith(f"Run {run.number} of")
     assert page.get_by_text("Partly succeeded").first.is_visible()
     streams = page.locator("table.streams tbody tr")
     assert streams.count() == len(run.streams)

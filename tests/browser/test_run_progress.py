@@ -99,7 +99,8 @@ def test_it_shows_a_run_progressing_and_then_succeeding(
     page.click("nav.mainnav >> text=Tasks")
     page.wait_for_selector("h2:has-text('Tasks by connector')")
     last_run = page.locator(f".tasktree a[href='/runs/{running.pk}/']")
-    assert last_run.inner_text() == "Succeeded"
+    assert last_run.locator(".badge").inner_text() == "Succeeded"
+    assert last_run.get_attribute("href") == f"/runs/{running.pk}/"
     assert page.locator(".tasktree td:has-text('2030-01-01 06:00')").count() == 1
     shot("3-tasks-area")
 
@@ -112,10 +113,14 @@ def test_it_shows_progress_on_the_task_page_until_the_run_ends(
     block = page.locator(f"#run-{running.pk}-progress")
     block.locator("text=10 of 40 requests").wait_for()
     assert block.locator("button:has-text('Cancel')").count() == 1
+    row = page.locator(f"#run-row-{running.pk}")
+    assert row.locator("td.num").first.inner_text() == "10 of 40"
+    assert block.get_attribute("aria-live") == "polite"
     shot("1-task-page-running")
 
     record_progress(running, requests_made=20)
     block.locator("text=20 of 40 requests").wait_for()
+    assert row.locator("td.num").first.inner_text() == "20 of 40"  # the same answer
 
     record_progress(running, status=RunStatus.FAILED, finished_at=timezone.now(), error="Boom.")
     # The ended run fires run-finished: the history reloads without a progress block.
