@@ -119,7 +119,8 @@ def _combo_text(c: int) -> str:
     p, m, u = c % PROJECTS, (c // PROJECTS) % MODELS, c // (PROJECTS * MODELS)
     batch = c % 11 == 0
     dims = [project_id(p), user_id(u), api_key_id(p, u), model_name(m), batch, TIERS[u % 5]]
-    key = row_key(dims)
+    names = ("project_id", "user_id", "api_key_id", "model", "batch", "service_tier")
+    key = row_key(dict(zip(names, dims, strict=True)))
     return "\t".join([str(key), *dims[:4], "t" if batch else "f", dims[5]])
 
 

@@ -219,7 +219,14 @@ def test_a_page_raced_by_another_writer_is_upserted_not_duplicated(transactional
             "object": "bucket",
             "start_time": start + i * 3600,
             "end_time": start + (i + 1) * 3600,
-            "results": [{"object": stream.result_object, "input_tokens": 10 + i}],
+            "results": [
+                {
+                    "object": stream.result_object,
+                    "input_tokens": 10 + i,
+                    "output_tokens": 1,
+                    "num_model_requests": 1,
+                }
+            ],
         }
         for i in range(5)
     ]
