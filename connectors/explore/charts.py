@@ -246,15 +246,21 @@ def top(
     return [{"key": key, "name": titles[key], "value": total or 0} for key, total in found]
 
 
+def none_label(column: str | None) -> str:
+    """The name of the rows without a value of `column`: OpenAI sent none (usage outside
+    any project, a cost line without a project), never an unlabelled bar."""
+    return f"no {LABELS.get(column, column)}" if column else NONE_LABEL
+
+
 def labels(connector: Connector, column: str | None, keys: list) -> dict[Any, str]:
     """Display names: directory names for project, user and key ids, made unique."""
     if column not in NAMED:
-        return {k: NONE_LABEL if k is None else str(k) for k in keys}
+        return {k: none_label(column) if k is None else str(k) for k in keys}
     known = names_of(connector, {column: {k for k in keys if k}})[column]
     result, seen = {}, set()
     for key in keys:
         name = known.get(key)
-        text = NONE_LABEL if key is None else (name.label if name else key)
+        text = none_label(column) if key is None else (name.label if name else key)
         if text in seen:  # two projects may share a name; a chart axis may not
             text = f"{text} · {key}"
         seen.add(text)
@@ -280,9 +286,19 @@ def table_charts(
     stream: UsageStream,
     found: Buckets | None,
     split: str = "",
+    query: datatables.TableQuery | None = None,
 ) -> dict[str, Any]:
-    """Every chart of a table page for the filtered rows, as data for the template."""
+    """Every chart of a table page for the filtered rows, as data for the template.
+
+    The STACK BY menu offers only the groupings some task answers for these filters (a
+    table collected without GROUP BY model has no stacking by model)."""
     options = split_options(stream)
+    if query is not None and found is not None:
+        options = {
+            value: column
+            for value, column in options.items()
+            if not column or datatables.answer(connector, query, column).answered
+        }
     split = split if split in options else next(iter(options), "")
     choices = [(value, LABELS.get(column, "input / output")) for value, column in options.items()]
     result = {"split": split, "split_choices": choices, "charts": []}

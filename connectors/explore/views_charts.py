@@ -25,7 +25,7 @@ def table_charts(request: HttpRequest, pk: int, table: str) -> HttpResponse:
         return redirect(f"{target}?{request.GET.urlencode()}" if request.GET else target)
     query = datatables.parse_query(stream, request.GET, timezone.now().date())
     found = charts.query_buckets(connector, query)
-    data = charts.table_charts(connector, stream, found, request.GET.get("split", ""))
+    data = charts.table_charts(connector, stream, found, request.GET.get("split", ""), query)
     context = {"connector": connector, "stream": stream, **data}
     return render(request, "connectors/_charts.html#table-charts", context)
 

@@ -265,8 +265,10 @@ def test_it_shows_this_month_against_last_month_on_the_overview(
     truth = per_bucket(emulator, "costs", SEPTEMBER, NOVEMBER, None, amount)
     october = sum(v for (x, _), v in truth.items() if x >= day(OCTOBER))
     september = sum(v for (x, _), v in truth.items() if x < day(OCTOBER))
-    assert f'<p class="kpi-value" id="spend-this">{money(october)}</p>' in html
-    assert f'<p class="kpi-value" id="spend-last">{money(september)}</p>' in html
+    assert f'id="spend-this">{money(october)}</p>' in html
+    assert f'id="spend-last">{money(september)}</p>' in html
+    exact = re.search(r'title="([\d.]+) USD" id="spend-this"', html).group(1)
+    assert Decimal(exact) == october  # the exact amount on hover
     change = ((october - september) / september * 100).quantize(Decimal("0.1"), ROUND_HALF_UP)
     assert f"{'+' if change > 0 else ''}{change} %" in html
     assert html.count('data-chart="chart-') == 3  # the trend, projects and models by cost
@@ -391,7 +393,7 @@ def test_it_keeps_charts_and_totals_equal_to_the_ground_truth_through_revisions(
     table = reverse("connectors:table-detail", args=[task.connector_id, "completions"])
     html = staff_client.get(table, {"preset": "all", "task": task.pk}).content.decode()
     total = sum(v["inputTokens"] for v in truth_rows(emulator, task, "completions").values())
-    assert f'<td class="num">{total}</td>' in html
+    assert f'<td class="num">{total:,}</td>' in html
 
 
 def test_it_keeps_a_series_for_a_model_whose_sums_are_zero(viewer_client, completions_task):
@@ -445,3 +447,36 @@ def test_it_charts_hourly_buckets_per_hour_in_utc_like_the_ground_truth(
     got = {k: v for k, v in stacked(spec).items() if k[1] is not None}
     assert got == {k: v for k, v in truth.items() if k[1] in shown and v}
     assert spec["x"] == sorted({x for x, _ in truth})
+
+
+def test_it_offers_only_the_groupings_the_data_has_and_names_every_series(
+    viewer_client, make_task, emulator
+):
+    task = make_task(
+        "completions",
+        StartTime="2026-10-01",
+        EndTime="2026-11-01",
+        BucketWidth="1d",
+        GroupBy=["project_id"],
+    )
+    assert run_now(task).status == "succeeded"
+    base = reverse("connectors:table-charts", args=[task.connector_id, "completions"])
+    html = viewer_client.get(base, {"preset": "all"}, headers=HTMX).content.decode()
+    assert 'name="split" value="project"' in html
+    assert 'name="split" value="model"' not in html  # no task grouped by model
+    for split in ("", "model", "project", "metric"):
+        found = chart_data(viewer_client, task, "completions", split=split)
+        for chart_id, spec in found.items():
+            names = [s["name"] for s in spec.get("series", [])]
+            names += [item["name"] for item in spec.get("items", [])]
+            assert all(names) and "(none)" not in names, (split, chart_id, names)
+    spec = chart_data(viewer_client, task, "completions", split="model")["chart-main"]
+    truth = per_bucket(
+        emulator,
+        "completions",
+        OCTOBER,
+        NOVEMBER,
+        "project_id",
+        lambda r: r["input_tokens"] + r["output_tokens"],
+    )
+    assert sum(sum(Decimal(str(y)) for y in s["y"]) for s in spec["series"]) == sum(truth.values())

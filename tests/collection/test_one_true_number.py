@@ -151,7 +151,9 @@ def shown_total(html: str, stream: str) -> str | None:
     if '<tr class="totals">' not in html:
         return None
     cells = html.split('<tr class="totals">')[1].split("</tr>")[0]
-    values = re.findall(r'<td class="num">([^<]*)</td>', cells)
+    # a cell shows the number for people; the exact value, where it differs, is its title
+    found = re.findall(r'<td class="num"(?: title="([^"]*)")?>([^<]*)</td>', cells)
+    values = [exact or shown.replace(",", "") for exact, shown in found]
     metrics = [f.column for f in STREAMS[stream].metrics]
     return values[metrics.index(METRIC[stream][0])]
 
