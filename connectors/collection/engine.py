@@ -25,6 +25,7 @@ from connectors import coverage, crypto
 from connectors.collection import directory, queue, ratelimit
 from connectors.models import (
     USAGE_TABLES,
+    ProjectEntry,
     RunStatus,
     StreamState,
     TaskRun,
@@ -345,13 +346,17 @@ def _collect(run: TaskRun, recorder: Recorder) -> dict[str, str]:
     usage = [q for q in queries if isinstance(q.stream, UsageStream)]
     starts = {q.stream.type: _start(run, q) for q in usage}
     _plan(run, queries, starts)
+    names = bool(usage) and _directory_stale(task.connector)
+    if names:  # projects, users, then each known project's keys and service accounts
+        known = ProjectEntry.objects.filter(connector=task.connector, removed_at=None).count()
+        run.requests_planned += 2 + 2 * known
     recorder.save()  # the plan is on the run page before the first request
     failed = {k: v.get("message", "") for k, v in run.streams.items() if v.get("failed")}
     with _client(run, recorder) as client:
         fetcher = Fetcher(
             client, retry_policy(), on_retry=recorder.on_retry, sleep=recorder.heartbeat.wait
         )
-        if usage and _directory_stale(task.connector):
+        if names:
             run.current_stream = "names"
             recorder.note("Refreshing the directory (projects, users, API keys) for names.")
             try:
