@@ -90,6 +90,7 @@ class TableQuery:
     after: str = ""
     before: str = ""
     problems: list[str] = field(default_factory=list)
+    unknown: bool = False  # a name filter matched nothing in the directory
     matches: dict[str, list[str]] | None = None  # `q` as the values it matches, once read
     datasets: list[planner.Dataset] | None = None  # the connector's, once read
     answers: dict[str | None, planner.Answer] = field(default_factory=dict)  # by grouping

@@ -107,3 +107,62 @@ def _name(column, openai_id, name, email, archived, removed) -> Name:
     if column == "userId":
         return Name(name or email or openai_id, "removed" if removed else "")
     return Name(name or openai_id, "deleted" if removed else "")
+
+
+# NAMED column → what its filter is called in words
+KINDS = {"projectId": "project", "userId": "user", "apiKeyId": "API key"}
+
+
+def directory(connector: Connector, columns: list[str]) -> dict[str, dict[str, Name]]:
+    """The whole directory of each named column among `columns`, in one query: a page
+    names its rows and offers its filters' type-ahead lists from it."""
+    return names_of(connector, {c: None for c in columns if c in NAMED})
+
+
+def directory_choices(found: dict[str, dict[str, Name]]) -> dict[str, list[tuple]]:
+    """{column: [(value, "name · id · state"), ...]}: a filter's type-ahead list, from
+    `directory`. The value is the name, or the id where a name is shared (or missing)."""
+    choices: dict[str, list[tuple]] = {}
+    for column, entries in found.items():
+        counts: dict[str, int] = {}
+        for name in entries.values():
+            counts[name.text.casefold()] = counts.get(name.text.casefold(), 0) + 1
+        options = []
+        for openai_id, name in sorted(entries.items(), key=lambda e: (e[1].text.casefold(), e[0])):
+            shared = counts[name.text.casefold()] > 1 or name.text == openai_id
+            hint = f"{openai_id} · {name.state}" if name.state else openai_id
+            options.append((openai_id if shared else name.text, f"{name.text} · {hint}"))
+        choices[column] = options
+    return choices
+
+
+def resolve(connector: Connector, column: str, value: str) -> tuple[str, str]:
+    """A filter's value as the id it means: an id as it is; a name (or a user's email),
+    in any case, as the id of the entry so named. Returns (id, a problem in words or "")."""
+    entries = names_of(connector, {column: None})[column]
+    if value in entries or not entries:
+        return value, ""
+    wanted = value.casefold()
+    named = [i for i, n in entries.items() if n.text.casefold() == wanted]
+    if column == "userId" and not named:
+        named = _by_email(connector, wanted)
+    kind = KINDS[column]
+    if not named:
+        if _looks_like_id(value):
+            return value, ""
+        return value, f"No {kind} named or with the id “{value[:60]}” in the directory."
+    named.sort(key=lambda i: (entries[i].state != "", i))  # an active one first
+    if len(named) > 1:
+        others = ", ".join(named[1:])
+        shown = f"{len(named)} {kind}s are named “{value[:60]}”; showing {named[0]} "
+        return named[0], shown + f"(the others: {others}; pick one by id)."
+    return named[0], ""
+
+
+def _by_email(connector: Connector, email: str) -> list[str]:
+    users = UserEntry.objects.filter(connector=connector, email__iexact=email)
+    return list(users.values_list("openai_id", flat=True))
+
+
+def _looks_like_id(value: str) -> bool:
+    return value.startswith(("proj_", "user-", "key_", "sk-"))

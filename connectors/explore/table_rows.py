@@ -9,7 +9,7 @@ template keeps everything else on the page (filters, header, totals, pager).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from html import escape  # django.utils.html.escape without its lazy-string wrapper
 
@@ -41,7 +41,10 @@ def body(
     cells = [_cell_writer(column, names, missing, tasks or {}) for column in columns[2:]]
     lines = []
     for row in rows:
-        start, end = _time(row.start_time, zone, shape), _time(row.end_time, zone, shape)
+        if utc_day(row):  # a 1d bucket is a UTC day: its date, not 01:00 in Berlin
+            start, end = _time(row.start_time, UTC, DAY), _time(row.end_time, UTC, DAY)
+        else:
+            start, end = _time(row.start_time, zone, shape), _time(row.end_time, zone, shape)
         badge = PROVISIONAL if row.provisional else ""
         lines.append(f'<tr class="{"provisional" if row.provisional else ""}">')
         lines.append(
@@ -50,6 +53,17 @@ def body(
             + "</tr>"
         )
     return mark_safe("\n".join(lines))  # noqa: S308 - every value above is escaped
+
+
+DAY = "%Y-%m-%d"
+
+
+def utc_day(row) -> bool:
+    """Whether a row is a bucket of one whole UTC day."""
+    start = row.start_time.astimezone(UTC)
+    return row.end_time - row.start_time == timedelta(days=1) and not (
+        start.hour or start.minute or start.second
+    )
 
 
 def _time(value: datetime, zone: tzinfo, shape: str) -> str:

@@ -8,9 +8,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from connectors.access import connector_for
-from connectors.explore import charts, datatables, overview
+from connectors.explore import charts, overview
 from connectors.explore.views_organizations import month_param
-from connectors.explore.views_tables import stream_or_404
+from connectors.explore.views_tables import stream_or_404, table_query
 
 
 def table_charts(request: HttpRequest, pk: int, table: str) -> HttpResponse:
@@ -23,7 +23,7 @@ def table_charts(request: HttpRequest, pk: int, table: str) -> HttpResponse:
     if not request.htmx:
         target = reverse("connectors:table-detail", args=[connector.pk, stream.table])
         return redirect(f"{target}?{request.GET.urlencode()}" if request.GET else target)
-    query = datatables.parse_query(stream, request.GET, timezone.now().date())
+    query = table_query(request, connector, stream)
     found = charts.query_buckets(connector, query)
     data = charts.table_charts(connector, stream, found, request.GET.get("split", ""), query)
     context = {"connector": connector, "stream": stream, **data}

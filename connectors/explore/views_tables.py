@@ -8,8 +8,16 @@ from django.utils import timezone
 
 from connectors import selectors
 from connectors.access import connector_for
-from connectors.explore import datatables, directory, export, planner, table_rows, views_directory
-from connectors.explore.names import NAMED, missing_states, names
+from connectors.explore import (
+    datatables,
+    directory,
+    export,
+    names,
+    planner,
+    table_rows,
+    views_directory,
+)
+from connectors.explore.names import NAMED, directory_choices, missing_states, resolve
 from connectors.openai.streams import UsageStream
 
 
@@ -33,18 +41,32 @@ def stream_or_404(table: str) -> UsageStream:
     return stream
 
 
+def table_query(request: HttpRequest, connector, stream: UsageStream) -> datatables.TableQuery:
+    """The URL's query, a project, user or API key given by name turned into its id."""
+    query = datatables.parse_query(stream, request.GET, timezone.now().date())
+    for column, value in list(query.dims.items()):
+        if column in NAMED:
+            query.dims[column], problem = resolve(connector, column, value)
+            if problem:
+                query.problems.append(problem)
+                query.unknown = query.unknown or problem.startswith("No ")
+    return query
+
+
 def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
     connector = connector_for(request, pk)
     if table in directory.DIRECTORY_TABLES:
         return views_directory.directory_detail(request, connector, table)
     stream = stream_or_404(table)
-    query = datatables.parse_query(stream, request.GET, timezone.now().date())
+    query = table_query(request, connector, stream)
     rows = datatables.filtered(connector, query)
     page = datatables.page(connector, rows, query)
     totals = datatables.totals(connector, query)
     answer = datatables.answer(connector, query)
     columns = _columns(stream)
     tasks = {t.pk: t for t in connector.tasks.all()}
+    # one query for the page's names and the filters' type-ahead lists
+    known = names.directory(connector, [f.column for f in stream.dimensions])
     for column in columns:  # a header link sorts by it, the second click the other way
         if column["kind"] == "task":
             continue
@@ -52,7 +74,8 @@ def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
         sort = f"-{name}" if sorted_here and not query.descending else name
         column["href"] = _link(request.GET, sort=sort, after=None, before=None)
         column["arrow"] = ("↓" if query.descending else "↑") if sorted_here else ""
-        column["aria"] = ("descending" if query.descending else "ascending") if sorted_here else "none"
+        order = "descending" if query.descending else "ascending"
+        column["aria"] = order if sorted_here else "none"
     context = {
         "connector": connector,
         "stream": stream,
@@ -62,17 +85,18 @@ def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
             stream,
             columns,
             page.rows,
-            names(connector, page.rows),
+            known,
             missing_states(connector),
             {pk: t.display_name for pk, t in tasks.items()},
         ),
         "answer": answer,
+        "utc_days": any(table_rows.utc_day(row) for row in page.rows),
         "coverage": coverage_words(answer),
         "totals": totals,
         "metric_totals": table_rows.total_cells(stream, totals),
         "columns": columns,
         "presets": datatables.PRESETS,
-        "filters": _filters(stream, request.GET),
+        "filters": _filters(stream, request.GET, directory_choices(known)),
         "tasks": tasks.values(),
         "params": request.GET,
         "next_link": page.next_cursor and _link(request.GET, after=page.next_cursor, before=None),
@@ -100,9 +124,9 @@ def _link(params: QueryDict, **changes: str | None) -> str:
 # How the text filter of a dimension is shown: its label and placeholder. Its URL
 # parameter is the one `datatables.DIMENSION_FILTERS` reads.
 FILTER_INPUTS = {
-    "projectId": ("PROJECT", "proj_…"),
-    "userId": ("USER", "user-…"),
-    "apiKeyId": ("API KEY", "key_…"),
+    "projectId": ("PROJECT", "name or proj_…"),
+    "userId": ("USER", "name, email or user-…"),
+    "apiKeyId": ("API KEY", "name or key_…"),
     "model": ("MODEL", ""),
     "lineItem": ("LINE ITEM", ""),
     "serviceTier": ("SERVICE TIER", ""),
@@ -110,9 +134,10 @@ FILTER_INPUTS = {
 PARAMETERS = {column: name for name, column in datatables.DIMENSION_FILTERS.items()}
 
 
-def _filters(stream: UsageStream, params: QueryDict) -> list[dict]:
+def _filters(stream: UsageStream, params: QueryDict, choices: dict) -> list[dict]:
     """The filter inputs of the table's dimensions, in their order: text inputs with
-    their current values, and the batch choice."""
+    their current values (a project, user or key with a type-ahead list of the
+    directory's names), and the batch choice."""
     found = []
     for f in stream.dimensions:
         if f.column == "batch":
@@ -120,7 +145,15 @@ def _filters(stream: UsageStream, params: QueryDict) -> list[dict]:
         elif f.column in PARAMETERS:
             name, (label, placeholder) = PARAMETERS[f.column], FILTER_INPUTS[f.column]
             value = params.get(name, "")
-            found.append({"name": name, "label": label, "placeholder": placeholder, "value": value})
+            found.append(
+                {
+                    "name": name,
+                    "label": label,
+                    "placeholder": placeholder,
+                    "value": value,
+                    "choices": choices.get(f.column),
+                }
+            )
     return found
 
 
@@ -156,7 +189,7 @@ def table_export(request: HttpRequest, pk: int, table: str) -> StreamingHttpResp
     if table in directory.DIRECTORY_TABLES:
         return views_directory.directory_export(request, connector, table)
     stream = stream_or_404(table)
-    query = datatables.parse_query(stream, request.GET, timezone.now().date())
+    query = table_query(request, connector, stream)
     rows = datatables.filtered(connector, query)
     response = StreamingHttpResponse(
         export.csv_lines(connector, query, rows), content_type="text/csv; charset=utf-8"

@@ -245,8 +245,18 @@ def test_it_shows_times_in_the_users_time_zone_but_costs_in_utc_days(
     response = staff_client.post(reverse("connectors:preferences"), {"time_zone": "Asia/Tokyo"})
     assert response.status_code == 302
     html = staff_client.get(url(collected, sort="startTime")).content.decode()
-    assert "times in Asia/Tokyo" in html
-    assert "2026-10-01 09:00" in html  # the first UTC day starts at 09:00 in Tokyo
+    assert "times in Asia/Tokyo; daily buckets are UTC days" in html
+    # a 1d bucket is its UTC date, not "2026-10-01 09:00" in Tokyo
+    first = html.split("<tbody>")[1].split("</tr>")[0]
+    assert '<td class="time start">2026-10-01</td><td class="time">2026-10-02</td>' in first
+    hourly = make_task(
+        "completions", StartTime="2026-10-05", EndTime="2026-10-06", BucketWidth="1h"
+    )
+    assert run_now(hourly).status == "succeeded"
+    html = staff_client.get(url(hourly, sort="startTime") + f"&task={hourly.pk}").content.decode()
+    first = html.split("<tbody>")[1].split("</tr>")[0]
+    assert '<td class="time start">2026-10-05 09:00' in first  # 00:00 UTC in Tokyo
+    assert "daily buckets" not in html
     costs = make_task("costs", StartTime="2026-10-01", EndTime="2026-10-03")
     assert run_now(costs).status == "succeeded"
     base = reverse("connectors:table-detail", args=[costs.connector_id, "costs"])
@@ -543,3 +553,25 @@ def test_it_totals_quantity_only_over_one_unit(staff_client, costs, emulator):
         )
     )
     assert lines[-1][lines[0].index("quantity")] == ""  # no sum of tokens and sessions
+
+
+def test_it_filters_by_a_project_typed_by_name_like_by_its_id(staff_client, collected, emulator):
+    projects = emulator.directory_truth()["projects"]
+    names = [p["name"].casefold() for p in projects]
+    project = next(p for p in projects if names.count(p["name"].casefold()) == 1)
+    expected = truth(emulator, project_ids=[project["id"]])
+    html = staff_client.get(url(collected, project=project["name"].upper())).content.decode()
+    assert f'<td class="num">{expected["input_tokens"]:,}</td>' in shown_totals(html)
+    assert 'list="choices-project"' in html
+    listed = html.split('<datalist id="choices-project">')[1].split("</datalist>")[0]
+    for p in projects:
+        assert p["id"] in listed
+    archived = next(p for p in projects if p["status"] == "archived")
+    assert f"{archived['id']} · archived" in listed
+
+
+def test_it_says_when_no_project_has_the_typed_name(staff_client, collected):
+    html = staff_client.get(url(collected, project="Nobody's Project", preset="last7"))
+    html = html.content.decode()
+    assert "No project named or with the id “Nobody&#x27;s Project” in the directory." in html
+    assert "try a longer time range" not in html
