@@ -78,7 +78,8 @@ def columns(table: str) -> list[Column]:
             kind = "json"
         found[f.name] = Column(f.column, f.name, kind)
     shown = [found.pop("openai_id"), found.pop("name"), Column("state", "state", "state")]
-    return shown + list(found.values())
+    ours = [found.pop(f) for f in ("removed_at", "first_fetched_at", "last_fetched_at")]
+    return shown + list(found.values()) + ours  # OpenAI's fields, then our bookkeeping
 
 
 def parse_query(table: str, params) -> DirectoryQuery:
