@@ -245,7 +245,7 @@ class TaskForm(forms.Form):
         choices=[("", "Choose a query type…"), *[(t, t) for t in QUERY_TYPES]],
         error_messages={"required": "Choose a QUERY TYPE."},
     )
-    confirm_requests = forms.CharField(required=False, max_length=20)
+    confirm_requests = forms.CharField(label="REQUEST ESTIMATE", required=False, max_length=20)
 
     def __init__(
         self,
@@ -309,7 +309,7 @@ class TaskForm(forms.Form):
                     continue
                 field = form[name]
                 where = name.partition("-")[0] if self.query_type == "all" else ""
-                label = field.label or "Confirmation"
+                label = field.label
                 label = f"{where} · {label}" if where in STREAMS else label
                 found += [{"href": f"#{field.auto_id}", "text": f"{label}: {e}"} for e in errors]
         return found
