@@ -1,0 +1,254 @@
+"""Benchmark: how long does a person wait for the data pages' charts, in a real browser?
+
+Starts the Data Hub (gunicorn, as `make run` does, 2 workers x 4 threads) on a
+benchmark database and loads, in Playwright's Chromium, each page `--loads` times (after
+one warm-up), every load in a fresh browser context (an empty cache, as a first visit):
+
+- the completions table page (last 30 days), the costs table page (last 30 days) and the
+  connector's Overview;
+- *charts drawn*: from navigation start until every chart of the page has its SVG (a
+  table page loads its charts fragment by HTMX after the page, so this is the page, the
+  scripts, the fragment and Plotly's drawing) or the page says there is nothing to chart;
+- *server*: the time the server took for the page and for the charts fragment (request
+  sent to first byte, from the browser's Resource Timing);
+- *bytes*: every byte the browser received for the load (transfer sizes), and the
+  chart library's share.
+
+p50 and p95 of the charts-drawn time are compared with the 1 s target.
+
+    .venv/bin/python bench/browser.py [--database-url URL] [--loads N] [--port N]
+
+The database defaults to postgres://…/datahub_bench_views, the ten-million-row table of
+`bench/views.py`, read only (a staff user and its session are added to log in). When it
+holds no "bench-views" connector, the benchmark collects its own data from the local
+emulator instead (a month of hourly completions by project and model, and costs by
+project and line item) into `datahub_bench_browser`, and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import _setup  # noqa: E402
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/datahub_bench_views"
+OWN_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/datahub_bench_browser"
+TARGET_MS = 1000
+STAFF = "bench-browser-staff"
+CHROME_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+# Every chart has its SVG, or the page says why it has none.
+DRAWN = """() => {
+  const section = document.getElementById("table-charts");
+  if (section && section.querySelector(".chart-loading")) return false;
+  const charts = [...document.querySelectorAll("[data-chart]")];
+  return charts.every(c => c.querySelector(".main-svg"));
+}"""
+TIMINGS = """() => {
+  const entries = [...performance.getEntriesByType("navigation"),
+                   ...performance.getEntriesByType("resource")];
+  return entries.map(e => ({name: e.name, bytes: e.transferSize || e.encodedBodySize || 0,
+                            server: e.responseStart - e.requestStart}));
+}"""
+
+
+def _django(database_url: str) -> None:
+    _setup.configure(database_url)
+    import django
+
+    django.setup()
+
+
+def _seeded(database_url: str) -> bool:
+    """Whether the database exists and its bench-views connector has completions."""
+    import psycopg
+
+    try:
+        with psycopg.connect(database_url) as conn:
+            found = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM completions c JOIN connectors_connector k"
+                ' ON k.id = c."connectorId" WHERE k.name = %s)',
+                ["bench-views"],
+            ).fetchone()
+            return bool(found and found[0])
+    except psycopg.Error:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _connector(own: bool):
+    from connectors.models import Connector
+
+    name = "bench-browser" if own else "bench-views"
+    return Connector.objects.filter(name=name).first()
+
+
+def _collect_own() -> None:
+    """A month of completions and costs from the emulator, once (kept between runs)."""
+    from django.core.management import call_command
+
+    from connectors.collection import engine
+    from connectors.models import Connector, Task, TaskRun
+    from connectors.openai.emulator import DEFAULT_SEED, DEMO_ADMIN_KEY, Emulator, serve_in_thread
+
+    call_command("migrate", verbosity=0)
+    if _connector(own=True) is not None:
+        return
+    print("Collecting a month of completions and costs from the emulator …", flush=True)
+    emulator = Emulator(seed=DEFAULT_SEED, now=int(time.time()) // 3600 * 3600)
+    with serve_in_thread(emulator) as server:
+        connector = Connector(
+            kind="openai", name="bench-browser", base_url=server.base_url, requests_per_minute=0
+        )
+        connector.set_admin_key(DEMO_ADMIN_KEY)
+        connector.save()
+        start = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 40 * 86400))
+        tasks = {
+            "projects": {"IncludeArchived": True},
+            "completions": {
+                "StartTime": start,
+                "BucketWidth": "1h",
+                "GroupBy": ["project_id", "model"],
+            },
+            "costs": {"StartTime": start, "GroupBy": ["project_id", "line_item"]},
+        }
+        for query_type, parameters in tasks.items():
+            params = {"type": query_type} | {f"{query_type}-{k}": v for k, v in parameters.items()}
+            task = Task.objects.create(
+                connector=connector, query_type=query_type, parameters=params
+            )
+            run = TaskRun.objects.create(task=task, trigger="manual")
+            engine.run_execute(run.pk)
+            run.refresh_from_db()
+            print(f"  {query_type}: {run.status}", flush=True)
+
+
+def _session_cookie() -> str:
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    user, _ = get_user_model().objects.get_or_create(
+        username=STAFF, defaults={"is_staff": True, "is_superuser": True}
+    )
+    client = Client(SERVER_NAME="localhost")
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+def _serve(database_url: str, port: int) -> subprocess.Popen:
+    env = os.environ | {"DATABASE_URL": database_url, "DEBUG": ""}
+    command = [sys.executable, "-m", "gunicorn", "datahub.wsgi", "--bind", f"127.0.0.1:{port}"]
+    command += ["--workers", "2", "--threads", "4", "--log-level", "warning"]
+    server = subprocess.Popen(command, cwd=ROOT, env=env)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return server
+        except OSError:
+            time.sleep(0.1)
+    server.terminate()
+    raise SystemExit("The server did not start.")
+
+
+def _load(browser, url: str, cookie: str, port: int) -> dict:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_cookies([{"name": "sessionid", "value": cookie, "url": f"http://127.0.0.1:{port}"}])
+    page = context.new_page()
+    page.goto(url, wait_until="commit")
+    page.wait_for_function(DRAWN, timeout=60_000, polling="raf")
+    drawn = page.evaluate("performance.now()")
+    entries = page.evaluate(TIMINGS)
+    context.close()
+    server = [e["server"] for e in entries if e["name"].split("?")[0].endswith("/")]
+    return {
+        "drawn": drawn,
+        "server": sum(server),
+        "bytes": sum(e["bytes"] for e in entries),
+        "plotly": sum(e["bytes"] for e in entries if "plotly" in e["name"]),
+    }
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    parser.add_argument("--loads", type=int, default=10)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+
+    database_url = args.database_url
+    own = not _seeded(database_url)
+    if own:
+        print(f"{database_url} holds no seeded bench-views connector (bench/views.py seeds it).")
+        print(f"Measuring on {OWN_DATABASE_URL} instead, with data from the emulator.")
+        database_url = OWN_DATABASE_URL
+        _setup.create_database(database_url)
+    _django(database_url)
+    if own:
+        _collect_own()
+    connector = _connector(own)
+    cookie = _session_cookie()
+    port = args.port or _free_port()
+    server = _serve(database_url, port)
+    base = f"http://127.0.0.1:{port}/connectors/{connector.pk}"
+    pages = {
+        "completions table": f"{base}/tables/completions/",
+        "costs table": f"{base}/tables/costs/",
+        "overview": f"{base}/overview/",
+    }
+    from playwright.sync_api import sync_playwright
+
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), args=CHROME_FLAGS
+            )
+            print(
+                f"\n{args.loads} loads each, a fresh browser context per load; target p95 "
+                f"{TARGET_MS} ms until the charts are drawn\n"
+            )
+            print(
+                f"{'page':<18} {'drawn p50':>9} {'p95':>7} {'server p50':>10} {'p95':>6}"
+                f" {'KB':>7} {'chart lib KB':>12}  target"
+            )
+            for name, url in pages.items():
+                _load(browser, url, cookie, port)  # warm-up: the server's caches
+                loads = [_load(browser, url, cookie, port) for _ in range(args.loads)]
+                drawn = [x["drawn"] for x in loads]
+                served = [x["server"] for x in loads]
+                kb = statistics.median(x["bytes"] for x in loads) / 1024
+                lib = statistics.median(x["plotly"] for x in loads) / 1024
+                verdict = "met" if _p(drawn, 0.95) <= TARGET_MS else "MISSED"
+                print(
+                    f"{name:<18} {_p(drawn, 0.5):>7.0f}ms {_p(drawn, 0.95):>5.0f}ms"
+                    f" {_p(served, 0.5):>8.0f}ms {_p(served, 0.95):>4.0f}ms"
+                    f" {kb:>7,.0f} {lib:>12,.0f}  {verdict}",
+                    flush=True,
+                )
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+if __name__ == "__main__":
+    main()
