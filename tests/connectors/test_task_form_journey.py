@@ -248,3 +248,18 @@ def test_it_shows_a_cron_expression_as_code_without_backticks(staff_client, task
     html = staff_client.get(reverse("connectors:task-detail", args=[task.pk])).content.decode()
     assert "CRON <code>0 7 * * 1</code> (UTC)" in html
     assert "`" not in html[html.index("Schedule") :][:400]
+
+
+def test_it_estimates_a_saved_large_task_without_asking_again(staff_client, connector):
+    data = {"type": "all", "shared-StartTime": "2026-01-01", "shared-BucketWidth": "1m"}
+    form = TaskForm(data, query_type="all", rate=120)
+    form.is_valid()
+    staff_client.post(
+        add_url(connector), data | SCHEDULE | {"confirm_requests": str(form.estimate.requests)}
+    )
+    task = Task.objects.get()
+    url = f"{estimate_url(connector)}?task={task.pk}"
+    kept = staff_client.post(url, data).content.decode()
+    assert f"{form.estimate.requests:,} requests" in kept and "I understand" not in kept
+    wider = staff_client.post(url, data | {"shared-StartTime": "2025-06-01"}).content.decode()
+    assert "I understand this backfill makes" in wider  # changed: asked again
