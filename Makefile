@@ -18,15 +18,20 @@ $(VENV)/.dev-installed: requirements-dev.lock $(VENV)/.run-installed
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.lock
 	touch $@
 
-run: $(VENV)/.run-installed
+# The browser libraries (package.json): installed from the npm registry, never copied in.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+run: $(VENV)/.run-installed node_modules/.installed
 	PORT=$(PORT) $(PY) manage.py rundatahub
 
 # The Data Hub with the local OpenAI emulator and a demo connector, in var/demo.
-demo: $(VENV)/.run-installed
+demo: $(VENV)/.run-installed node_modules/.installed
 	DATAHUB_VAR_DIR=var/demo DATAHUB_ADMIN_USER=demo DATAHUB_ADMIN_PASSWORD=demo-datahub \
 		PORT=$(PORT) $(PY) manage.py rundatahub --demo
 
-test: $(VENV)/.dev-installed
+test: $(VENV)/.dev-installed node_modules/.installed
 	@if $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null; then \
 		export DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}"; \
 	else echo "Postgres is not reachable on 127.0.0.1:5432: testing on SQLite."; fi; \

@@ -58,7 +58,8 @@ TIMINGS = """() => {
   const entries = [...performance.getEntriesByType("navigation"),
                    ...performance.getEntriesByType("resource")];
   return entries.map(e => ({name: e.name, bytes: e.transferSize || e.encodedBodySize || 0,
-                            server: e.responseStart - e.requestStart}));
+                            server: e.responseStart - e.requestStart, end: e.responseEnd,
+                            ready: e.domContentLoadedEventEnd || 0}));
 }"""
 
 
@@ -165,21 +166,32 @@ def _serve(database_url: str, port: int) -> subprocess.Popen:
     raise SystemExit("The server did not start.")
 
 
-def _load(browser, url: str, cookie: str, port: int) -> dict:
+def _context(browser, cookie: str, port: int):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.add_cookies([{"name": "sessionid", "value": cookie, "url": f"http://127.0.0.1:{port}"}])
+    return context
+
+
+def _load(browser, url: str, cookie: str, port: int, context=None) -> dict:
+    """One load in a fresh context (a first visit), or in `context` (its cache kept)."""
+    own = context is None
+    context = _context(browser, cookie, port) if own else context
     page = context.new_page()
     page.goto(url, wait_until="commit")
     page.wait_for_function(DRAWN, timeout=60_000, polling="raf")
     drawn = page.evaluate("performance.now()")
     entries = page.evaluate(TIMINGS)
-    context.close()
+    page.close()
+    if own:
+        context.close()
     server = [e["server"] for e in entries if e["name"].split("?")[0].endswith("/")]
     return {
         "drawn": drawn,
         "server": sum(server),
         "bytes": sum(e["bytes"] for e in entries),
         "plotly": sum(e["bytes"] for e in entries if "plotly" in e["name"]),
+        "ready": max(e["ready"] for e in entries),  # the page's DOM ready, scripts run
+        "data": max(e["end"] for e in entries if "/charts/" in e["name"] or e["ready"]),
     }
 
 
@@ -232,22 +244,32 @@ def main() -> None:
             )
             for name, url in pages.items():
                 _load(browser, url, cookie, port)  # warm-up: the server's caches
-                loads = [_load(browser, url, cookie, port) for _ in range(args.loads)]
-                drawn = [x["drawn"] for x in loads]
-                served = [x["server"] for x in loads]
-                kb = statistics.median(x["bytes"] for x in loads) / 1024
-                lib = statistics.median(x["plotly"] for x in loads) / 1024
-                verdict = "met" if _p(drawn, 0.95) <= TARGET_MS else "MISSED"
-                print(
-                    f"{name:<18} {_p(drawn, 0.5):>7.0f}ms {_p(drawn, 0.95):>5.0f}ms"
-                    f" {_p(served, 0.5):>8.0f}ms {_p(served, 0.95):>4.0f}ms"
-                    f" {kb:>7,.0f} {lib:>12,.0f}  {verdict}",
-                    flush=True,
-                )
+                _report(name, [_load(browser, url, cookie, port) for _ in range(args.loads)])
+                context = _context(browser, cookie, port)  # the browser's cache kept
+                _load(browser, url, cookie, port, context)
+                loads = [_load(browser, url, cookie, port, context) for _ in range(args.loads)]
+                _report("  again (cached)", loads)
+                context.close()
             browser.close()
     finally:
         server.terminate()
         server.wait(10)
+
+
+def _report(name: str, loads: list[dict]) -> None:
+    drawn = [x["drawn"] for x in loads]
+    served = [x["server"] for x in loads]
+    kb = statistics.median(x["bytes"] for x in loads) / 1024
+    lib = statistics.median(x["plotly"] for x in loads) / 1024
+    verdict = "met" if _p(drawn, 0.95) <= TARGET_MS else "MISSED"
+    print(
+        f"{name:<18} {_p(drawn, 0.5):>7.0f}ms {_p(drawn, 0.95):>5.0f}ms"
+        f" {_p(served, 0.5):>8.0f}ms {_p(served, 0.95):>4.0f}ms"
+        f" {kb:>7,.0f} {lib:>12,.0f}"
+        f" {_p([x['ready'] for x in loads], 0.5):>7.0f}ms"
+        f" {_p([x['data'] for x in loads], 0.5):>6.0f}ms  {verdict}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

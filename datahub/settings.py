@@ -126,8 +126,13 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Plotly's JavaScript is served from the installed `plotly` wheel, never copied into the
-# repository: /static/vendor/plotly/plotly.min.js
+# repository: /static/vendor/plotly/plotly.min.js (4.8 MB, every trace type). The pages
+# draw bars and lines only: the npm package plotly.js-basic-dist-min (1.2 MB; `make`
+# runs `npm ci`) is served at /static/vendor/plotly-basic/plotly-basic.min.js.
 STATICFILES_DIRS.append(("vendor/plotly", Path(find_spec("plotly").origin).parent / "package_data"))
+STATICFILES_DIRS.append(
+    ("vendor/plotly-basic", BASE_DIR / "node_modules" / "plotly.js-basic-dist-min")
+)
 STATIC_ROOT = VAR_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True  # serve from the app dirs too, so `collectstatic` is optional
 

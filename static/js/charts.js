@@ -1,9 +1,31 @@
-// Draws the Data Hub's charts with Plotly (served from the installed plotly package).
+// Draws the Data Hub's charts with Plotly (its basic bundle, from the npm package).
 // Each chart is a <div data-chart="id"> next to a JSON data island <script id="id">;
 // the server sends plain series, this file turns them into Plotly traces. Charts are
 // drawn on page load and again whenever HTMX swaps in new ones.
+//
+// Plotly (1.2 MB) is loaded here, asynchronously, from this script's data-plotly URL:
+// a deferred <script> would hold up DOMContentLoaded, and with it HTMX's request for a
+// table page's charts, until Plotly had been compiled and run. Loaded async, the two
+// happen at once and the charts are drawn when both are there.
 (function () {
   "use strict";
+
+  var PLOTLY_URL = document.currentScript && document.currentScript.dataset.plotly;
+  var waiting = [];
+
+  function withPlotly(callback) {
+    if (window.Plotly) { callback(); return; }
+    waiting.push(callback);
+  }
+
+  (function loadPlotly() {
+    if (window.Plotly || !PLOTLY_URL) { return; }
+    var script = document.createElement("script");
+    script.src = PLOTLY_URL;
+    script.async = true;
+    script.onload = function () { waiting.splice(0).forEach(function (f) { f(); }); };
+    document.head.appendChild(script);
+  })();
 
   var COLORS = ["#2f5bd3", "#12805c", "#d98324", "#8e44ad", "#c0392b", "#16a2b8",
                 "#7f8c2d", "#d6336c", "#5b6478", "#a67c52"];
@@ -103,8 +125,8 @@
   }
 
   function drawAll(root) {
-    if (!window.Plotly || !root) { return; }
-    root.querySelectorAll("[data-chart]").forEach(draw);
+    if (!root) { return; }
+    withPlotly(function () { root.querySelectorAll("[data-chart]").forEach(draw); });
   }
 
   document.addEventListener("DOMContentLoaded", function () { drawAll(document); });

@@ -87,7 +87,7 @@ def test_it_collects_and_shows_what_a_user_asked_for(
     )
     expected = truth_totals(buckets)["input_tokens"]
     totals_row = page.inner_text("tr.totals")
-    assert str(expected) in totals_row.split()
+    assert f"{expected:,}" in totals_row.split()  # numbers for people
 
     with page.expect_download() as download:
         page.click("text=Export CSV")
