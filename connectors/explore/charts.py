@@ -31,6 +31,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Cast, Coalesce, Trunc
+from django.utils import timezone
 
 from connectors.explore import datatables
 from connectors.explore.names import NAMED, names_of
@@ -168,8 +169,11 @@ def over_time(
                 provisional[i] = True
         series = [{"key": m, "name": LABELS.get(m, m), "y": values[m]} for m in metrics]
     slots = [_aware(s) if isinstance(s, datetime) else midnight(s) for s in at]
+    # Days are UTC days; hours and minutes are shown in the user's zone, named on hover.
+    zone = UTC if found.grain == "day" else timezone.get_current_timezone()
     return {
-        "x": [s.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") for s in slots],
+        "x": [s.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") for s in slots],
+        "zone": str(zone),
         "step": found.step,
         "grain": found.grain,
         "provisional": provisional,

@@ -62,7 +62,9 @@
   // With few slots Plotly would tick between them (12:00 on a daily chart): tick per slot.
   function timeAxis(spec) {
     var daily = spec.grain === "day";
-    var axis = {type: "date", hoverformat: daily ? "%Y-%m-%d (UTC)" : "%Y-%m-%d %H:%M (UTC)"};
+    var zone = spec.zone || "UTC";
+    var axis = {type: "date",
+                hoverformat: daily ? "%Y-%m-%d (UTC day)" : "%Y-%m-%d %H:%M (" + zone + ")"};
     if (spec.x.length <= 12) {
       axis.dtick = spec.step * 1000;
       axis.tickformat = daily ? "%b %-d" : "%b %-d %H:%M";

@@ -480,3 +480,20 @@ def test_it_offers_only_the_groupings_the_data_has_and_names_every_series(
         lambda r: r["input_tokens"] + r["output_tokens"],
     )
     assert sum(sum(Decimal(str(y)) for y in s["y"]) for s in spec["series"]) == sum(truth.values())
+
+
+def test_it_shows_hours_in_the_users_zone_and_days_as_utc_days(viewer_client, make_task, emulator):
+    hourly = make_task(
+        "completions", StartTime="2026-10-05", EndTime="2026-10-06", BucketWidth="1h"
+    )
+    assert run_now(hourly).status == "succeeded"
+    response = viewer_client.post(reverse("connectors:preferences"), {"time_zone": "Asia/Tokyo"})
+    assert response.status_code == 302
+    spec = chart_data(viewer_client, hourly, "completions")["chart-main"]
+    assert spec["grain"] == "hour" and spec["zone"] == "Asia/Tokyo"
+    buckets = emulator.ground_truth(
+        "completions", start=epoch("2026-10-05"), end=epoch("2026-10-06"), bucket_width="1h"
+    )
+    used = [b for b in buckets if b["results"]]
+    first = datetime.fromtimestamp(used[0]["start_time"], UTC) + timedelta(hours=9)
+    assert spec["x"][0] == first.strftime("%Y-%m-%d %H:%M:%S")  # UTC+9 in Tokyo
