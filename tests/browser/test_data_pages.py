@@ -10,6 +10,7 @@ from connectors.collection import engine
 from connectors.models import Connector, Task, TaskRun
 from connectors.openai.emulator import DEMO_ADMIN_KEY
 from connectors.openai.emulator.truth import totals as truth_totals
+from tests.browser.conftest import ARTIFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -112,3 +113,7 @@ def test_costs_show_dollars_and_no_total_of_mixed_units(page, live_server, admin
     assert "mixed units" in totals.inner_text()
     page.wait_for_selector("[data-chart=chart-main] .main-svg")
     shot("costs")
+    why = totals.locator(".blank-why")
+    assert "tokens" in why.get_attribute("title")  # why the total is blank
+    why.scroll_into_view_if_needed()
+    page.locator("#table-data table").screenshot(path=ARTIFACTS / "costs-quantity-total.png")
