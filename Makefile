@@ -19,8 +19,11 @@ $(VENV)/.dev-installed: requirements-dev.lock $(VENV)/.run-installed
 	touch $@
 
 # The browser libraries (package.json): installed from the npm registry, never copied in.
+# Without npm (a machine with nothing but Python) the charts use the plotly wheel's bundle.
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --ignore-scripts
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --ignore-scripts; \
+	else echo "npm not found: the charts use the full Plotly bundle of the plotly wheel."; \
+	mkdir -p node_modules; fi
 	touch $@
 
 run: $(VENV)/.run-installed node_modules/.installed

@@ -79,6 +79,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "connectors.context.charts_script",
             ],
         },
     },
@@ -130,8 +131,14 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # draw bars and lines only: the npm package plotly.js-basic-dist-min (1.2 MB; `make`
 # runs `npm ci`) is served at /static/vendor/plotly-basic/plotly-basic.min.js.
 STATICFILES_DIRS.append(("vendor/plotly", Path(find_spec("plotly").origin).parent / "package_data"))
-STATICFILES_DIRS.append(
-    ("vendor/plotly-basic", BASE_DIR / "node_modules" / "plotly.js-basic-dist-min")
+PLOTLY_BASIC = BASE_DIR / "node_modules" / "plotly.js-basic-dist-min"
+STATICFILES_DIRS.append(("vendor/plotly-basic", PLOTLY_BASIC))
+# The charts' script: the basic bundle where `npm ci` installed it, else (a machine with
+# nothing but Python) the wheel's full bundle, which draws the same charts.
+PLOTLY_JS = (
+    "vendor/plotly-basic/plotly-basic.min.js"
+    if (PLOTLY_BASIC / "plotly-basic.min.js").exists()
+    else "vendor/plotly/plotly.min.js"
 )
 STATIC_ROOT = VAR_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True  # serve from the app dirs too, so `collectstatic` is optional
