@@ -52,7 +52,7 @@ METRICS = (
     "outputAudioTokens",
     "numModelRequests",
 )
-UNSET_METRICS = (  # newer fields that OpenAI leaves out for these rows: NULL
+UNSET_METRICS = (  # newer fields OpenAI leaves out (or empty) for these rows: NULL
     "inputCacheWriteTokens",
     "inputUncachedTokens",
     "inputTextTokens",
@@ -62,6 +62,9 @@ UNSET_METRICS = (  # newer fields that OpenAI leaves out for these rows: NULL
     "inputImageTokens",
     "inputCachedImageTokens",
     "outputImageTokens",
+    "inputCacheWrite30mTokens",
+    "inputCacheWrite12hTokens",
+    "apiSource",  # a dimension the seed's task does not group by
 )
 HOUR_HEAD = ("taskId", "connectorId", "startTime", "endTime", "bucketWidth")
 COMBO = ("rowKey", "projectId", "userId", "apiKeyId", "model", "batch", "serviceTier")
