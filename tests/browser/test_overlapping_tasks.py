@@ -24,6 +24,8 @@ def money(value: Decimal) -> str:
 
 def add_costs_task(page, name: str, start: str, group_by: list[str]) -> None:
     page.click("text=Add Task")
+    page.wait_for_url("**/tasks/add/")
+    page.wait_for_load_state("load")  # htmx has taken over the form's QUERY TYPE
     page.select_option("select[name=type]", "costs")
     page.wait_for_selector("input[name=costs-StartTime]")
     page.fill("input[name=name]", name)
