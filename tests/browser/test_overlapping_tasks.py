@@ -5,6 +5,7 @@ which task answers which days."""
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -34,7 +35,7 @@ def add_costs_task(page, name: str, start: str, group_by: list[str]) -> None:
     for dimension in group_by:
         page.check(f"input[name=costs-GroupBy][value={dimension}]")
     page.click("button:has-text('Save')")
-    page.wait_for_selector("text=Request estimate")
+    page.wait_for_url(re.compile(r"/tasks/\d+/$"))  # the saved task's page
 
 
 def test_it_shows_one_true_spend_for_overlapping_tasks(

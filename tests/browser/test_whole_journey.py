@@ -44,6 +44,7 @@ def test_it_collects_and_shows_what_a_user_asked_for(
     page.check("input[name=completions-GroupBy][value=project_id]")
     page.check("input[name=completions-GroupBy][value=model]")
     page.click("button:has-text('Save')")
+    page.wait_for_url(f"{live_server.url}/tasks/*/")  # the saved task's page
     page.wait_for_selector("text=Request estimate")
     shot("2-task")
 
