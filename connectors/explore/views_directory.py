@@ -14,8 +14,10 @@ from connectors.models import Connector, ProjectEntry
 ARIA = {True: "descending", False: "ascending"}
 
 
-def _link(params: QueryDict, **changes: str | None) -> str:
-    """The page's query string with `changes` (None removes a parameter)."""
+def query_link(params: QueryDict, **changes: str | None) -> str:
+    """The page's own query string with `changes` (None removes a parameter), as
+    `{% querystring %}` writes it; made here, once per link, for a header's many columns.
+    The usage tables' pages use it too."""
     query = params.copy()
     for key, value in changes.items():
         if value is None:
@@ -43,7 +45,7 @@ def directory_detail(request: HttpRequest, connector: Connector, table: str) -> 
         headers.append(
             {
                 "name": c.name,
-                "href": _link(request.GET, sort=sort, page=None),
+                "href": query_link(request.GET, sort=sort, page=None),
                 "aria": ARIA[query.descending] if here else "none",
                 "arrow": ("↓" if query.descending else "↑") if here else "",
                 "time": c.kind == "time",
@@ -74,9 +76,9 @@ def directory_detail(request: HttpRequest, connector: Connector, table: str) -> 
         "removed_word": "deleted" if table == "apiKeys" else "removed",
         "page_number": query.page,
         "pages": pages,
-        "next_link": query.page < pages and _link(request.GET, page=str(query.page + 1)),
-        "previous_link": query.page > 1 and _link(request.GET, page=str(query.page - 1)),
-        "export_query": _link(request.GET, page=None),
+        "next_link": query.page < pages and query_link(request.GET, page=str(query.page + 1)),
+        "previous_link": query.page > 1 and query_link(request.GET, page=str(query.page - 1)),
+        "export_query": query_link(request.GET, page=None),
     }
     template = "connectors/directory_table.html"
     if request.htmx and request.htmx.target == "table-data":

@@ -18,6 +18,7 @@ from connectors.explore import (
     views_directory,
 )
 from connectors.explore.names import NAMED, directory_choices, missing_states, resolve
+from connectors.explore.views_directory import query_link
 from connectors.openai.streams import UsageStream
 
 
@@ -72,7 +73,7 @@ def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
             continue
         name, sorted_here = column["column"], query.sort_column == column["column"]
         sort = f"-{name}" if sorted_here and not query.descending else name
-        column["href"] = _link(request.GET, sort=sort, after=None, before=None)
+        column["href"] = query_link(request.GET, sort=sort, after=None, before=None)
         column["arrow"] = ("↓" if query.descending else "↑") if sorted_here else ""
         order = "descending" if query.descending else "ascending"
         column["aria"] = order if sorted_here else "none"
@@ -99,26 +100,15 @@ def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
         "filters": _filters(stream, request.GET, directory_choices(known)),
         "tasks": tasks.values(),
         "params": request.GET,
-        "next_link": page.next_cursor and _link(request.GET, after=page.next_cursor, before=None),
+        "next_link": page.next_cursor
+        and query_link(request.GET, after=page.next_cursor, before=None),
         "previous_link": page.previous_cursor
-        and _link(request.GET, before=page.previous_cursor, after=None),
+        and query_link(request.GET, before=page.previous_cursor, after=None),
     }
     template = "connectors/table_detail.html"
     if request.htmx and request.htmx.target == "table-data":
         template += "#table-data"
     return render(request, template, context)
-
-
-def _link(params: QueryDict, **changes: str | None) -> str:
-    """The page's own query string with `changes` (None removes a parameter), as
-    `{% querystring %}` writes it; made here, once per link, for the header's 20 columns."""
-    query = params.copy()
-    for key, value in changes.items():
-        if value is None:
-            query.pop(key, None)
-        else:
-            query[key] = value
-    return f"?{query.urlencode()}"
 
 
 # How the text filter of a dimension is shown: its label and placeholder. Its URL

@@ -18,6 +18,7 @@ from connectors.models import USAGE_TABLES, ProjectEntry, RunStatus, StreamState
 from connectors.openai.emulator import DEMO_NO_USAGE_KEY, FaultConfig, serve_in_thread
 from connectors.openai.streams import STREAMS, UsageStream
 from tests.collection.conftest import run_now, table_rows, truth_rows
+from tests.collection.test_worker import wait_for
 from tests.fixtures_emulator import EMULATOR_NOW
 
 OPENAI_NOW = datetime.fromtimestamp(EMULATOR_NOW, UTC)
@@ -164,16 +165,6 @@ def test_a_worker_whose_run_was_taken_over_writes_nothing_more(make_task, emulat
 
 
 # --- with a real worker --------------------------------------------------------------
-
-
-def wait_for(run: TaskRun, condition, seconds: float = 90) -> TaskRun:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if condition(run):
-            return run
-        time.sleep(0.1)
-    raise AssertionError(f"run {run.pk} stuck: {run.status} {run.log[-3:]}")
 
 
 def ended(run: TaskRun) -> bool:
