@@ -8,6 +8,7 @@ filesystem Celery broker, so it needs nothing but Python.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
+    "axes",
     "connectors",
 ]
 
@@ -64,6 +66,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "connectors.middleware.user_time_zone",
+    # Last: turns a sign-in refused for too many failures into the login page saying so.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "datahub.urls"
@@ -115,7 +119,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: a locked-out sign-in goes no further
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
+
+# Sign-in throttling (django-axes, counted in the database): after LOGIN_FAILURE_LIMIT
+# failed sign-ins for one username, or from one address, that username or address is
+# refused for LOGIN_LOCKOUT_MINUTES, counted again from each attempt made meanwhile. A
+# successful sign-in clears its failures. The address is the TCP peer's unless
+# TRUSTED_PROXY_COUNT reverse proxies that append to X-Forwarded-For stand in front.
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", "0")
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", "5")
+AXES_COOLOFF_TIME = timedelta(minutes=envint("LOGIN_LOCKOUT_MINUTES", "15"))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "datahub.signin.client_ip"
+AXES_LOCKOUT_CALLABLE = "datahub.signin.locked_out"
 LOGIN_REDIRECT_URL = "connectors:connector-list"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -132,7 +153,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # runs `npm ci`) is served at /static/vendor/plotly-basic/plotly-basic.min.js.
 STATICFILES_DIRS.append(("vendor/plotly", Path(find_spec("plotly").origin).parent / "package_data"))
 PLOTLY_BASIC = BASE_DIR / "node_modules" / "plotly.js-basic-dist-min"
-STATICFILES_DIRS.append(("vendor/plotly-basic", PLOTLY_BASIC))
+if PLOTLY_BASIC.is_dir():  # a missing directory would be a system check warning
+    STATICFILES_DIRS.append(("vendor/plotly-basic", PLOTLY_BASIC))
 # The charts' script: the basic bundle where `npm ci` installed it, else (a machine with
 # nothing but Python) the wheel's full bundle, which draws the same charts.
 PLOTLY_JS = (
