@@ -20,7 +20,7 @@ def test_it_adds_an_openai_connector(page, live_server, admin_login, emulator_se
     page.wait_for_selector("text=No connector matches")
     page.fill("#catalogue-q", "open")
     page.wait_for_selector(".tile:has-text('OpenAI')")
-    page.click("label.tab:has-text('A.I.')")
+    page.click("[role=tab]:has-text('A.I.')")
     page.wait_for_selector(".tile:has-text('OpenAI')")
     shot("2-catalogue")
     page.click(".tile:has-text('OpenAI')")
