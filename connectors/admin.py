@@ -1,17 +1,17 @@
 from django.contrib import admin
-from django.db import models
 
 from connectors.models import Connector, Task
 
 
 @admin.register(Connector)
 class ConnectorAdmin(admin.ModelAdmin):
-    """The key is never shown here: only its hint. Keys are changed in the Data Hub UI."""
+    """The key is never shown here: only its hint. The key and the base URL are changed
+    in the Data Hub UI only, where a new base URL needs the key typed again and checked
+    there: an address saved here unchecked would receive the key on the next run."""
 
     list_display = ["name", "kind", "key_hint", "key_verified_at", "key_error"]
-    fields = ["kind", "name", "description", "base_url"]
-    readonly_fields = ["kind"]
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    fields = ["kind", "name", "description", "base_url", "key_hint"]
+    readonly_fields = ["kind", "base_url", "key_hint"]
 
     def has_add_permission(self, request) -> bool:
         return False  # a connector is only created through the key check

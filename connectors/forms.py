@@ -65,6 +65,10 @@ class ConnectorForm(forms.Form):
         if editing:
             self.fields["admin_key"].required = False
             self.fields["admin_key"].help_text = "Leave empty to keep the saved key."
+            self.fields["base_url"].help_text = (
+                "For a proxy or the local emulator. Changing it asks for the ADMIN KEY "
+                "again: a key is only sent to the address it was checked at."
+            )
         self.fields["admin_key"].technical_name = "ApiAdminKey"
         self.fields["base_url"].initial = settings.OPENAI_BASE_URL
 

@@ -30,6 +30,11 @@ KEY_CHECK_BUDGET_SECONDS = 6.0
 KEY_CHECK_RETRIES = RetryPolicy(
     attempts=10, base_seconds=0.25, cap_seconds=2.0, give_up_on=(UnreachableError,)
 )
+KEY_NEEDED_FOR_NEW_BASE_URL = (
+    "The API BASE URL changed: enter the ADMIN KEY again. The saved key is only ever sent "
+    "to the address it was checked at, so a new address needs the key typed in and checked "
+    "there."
+)
 
 
 class _KeyCheckClient(AdminClient):
@@ -65,13 +70,17 @@ def key_check(admin_key: str, base_url: str, sleep: Callable[[float], None] = ti
     return ""
 
 
-def stored_key_check(connector: Connector, base_url: str) -> str:
-    """Check the saved key (at a possibly new base URL)."""
+def stored_key_check(connector: Connector) -> str:
+    """Check the saved key at the saved base URL: the only address it is ever sent to."""
     try:
         admin_key = connector.admin_key
     except crypto.SecretError as error:
         return str(error)
-    return key_check(admin_key, base_url)
+    return key_check(admin_key, connector.base_url)
+
+
+def same_address(base_url: str, other: str) -> bool:
+    return base_url.rstrip("/") == other.rstrip("/")
 
 
 def connector_create(
@@ -109,16 +118,19 @@ def connector_update(
     admin_key: str = "",
     requests_per_minute: int = 120,
 ) -> str:
-    """Save changes. A new key or base URL is checked first; on failure nothing changes."""
-    if admin_key or base_url != connector.base_url:
-        if admin_key:
-            error = key_check(admin_key, base_url)
-        else:
-            error = stored_key_check(connector, base_url)
+    """Save changes. A new key is checked first; on failure nothing changes.
+
+    The saved key only ever goes to the address it was checked at: a new base URL needs
+    the key typed again, and that key is checked at the new address. The saved key is
+    never sent there (the new host may be anyone's).
+    """
+    if not admin_key and not same_address(base_url, connector.base_url):
+        return KEY_NEEDED_FOR_NEW_BASE_URL
+    if admin_key:
+        error = key_check(admin_key, base_url)
         if error:
             return error
-        if admin_key:
-            connector.set_admin_key(admin_key)
+        connector.set_admin_key(admin_key)
         connector.key_checked_at = connector.key_verified_at = timezone.now()
         connector.key_error = ""
     connector.name, connector.description, connector.base_url = name, description, base_url
@@ -129,7 +141,7 @@ def connector_update(
 
 def connector_test(connector: Connector) -> str:
     """Re-check a saved connector's key and record the outcome on the row."""
-    error = stored_key_check(connector, connector.base_url)
+    error = stored_key_check(connector)
     connector.key_checked_at = timezone.now()
     connector.key_error = error
     if not error:
