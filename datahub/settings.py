@@ -41,6 +41,7 @@ DATAHUB_ENCRYPTION_KEY = os.environ.get("DATAHUB_ENCRYPTION_KEY", "")
 DATAHUB_ENCRYPTION_KEY_FILE = VAR_DIR / "encryption.key"
 
 INSTALLED_APPS = [
+    "datahub",  # first: its createsuperuser replaces Django's
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -115,9 +116,16 @@ elif DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Every password set (the admin site, password change, DATAHUB_ADMIN_PASSWORD at start,
+# `changepassword`) must pass these.
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: a locked-out sign-in goes no further

@@ -4,7 +4,9 @@ import os
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
@@ -18,7 +20,8 @@ class Command(BaseCommand):
         username = os.environ.get("DATAHUB_ADMIN_USER", "")
         password = os.environ.get("DATAHUB_ADMIN_PASSWORD", "")
         if username and password:
-            user, created = users.get_or_create(username=username)
+            user = users.filter(username=username).first() or users.model(username=username)
+            _refuse_weak(password, user)
             user.is_staff = user.is_superuser = user.is_active = True
             user.set_password(password)
             user.save()
@@ -35,3 +38,15 @@ class Command(BaseCommand):
                 "This password is shown once: change it after logging in (/admin/password_change/)."
             )
         )
+
+
+def _refuse_weak(password: str, user) -> None:
+    """Stop with the validators' reasons (never the password) when they refuse it."""
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        reasons = "\n".join(f"  - {message}" for message in error.messages)
+        raise CommandError(
+            f"DATAHUB_ADMIN_PASSWORD is refused for “{user.username}”; nothing was changed:\n"
+            f"{reasons}\nChoose a stronger one (AUTH_PASSWORD_VALIDATORS) and start again."
+        ) from None

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class DatahubConfig(AppConfig):
+    """The project itself as an app: its system checks and its `createsuperuser`."""
+
+    name = "datahub"
+    verbose_name = "Data Hub"
