@@ -18,6 +18,7 @@ from django.utils import timezone
 from connectors.collection.schedule import cron_is_valid
 from connectors.explore.names import Name, names_of
 from connectors.models import DAILY_BY_TABLES, Connector, IntervalUnit, Task
+from connectors.openai.client import key_character_problem
 from connectors.openai.plan import estimate, format_time, params_for, parse_time, stream_queries
 from connectors.openai.streams import (
     END_TIME,
@@ -41,6 +42,7 @@ class ConnectorForm(forms.Form):
     admin_key = forms.CharField(
         label="ADMIN KEY",
         max_length=300,
+        strip=False,  # clean_admin_key strips plain whitespace only, and names the rest
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=False),
     )
     base_url = forms.CharField(
@@ -73,10 +75,15 @@ class ConnectorForm(forms.Form):
         self.fields["base_url"].initial = settings.OPENAI_BASE_URL
 
     def clean_admin_key(self) -> str:
-        key = self.cleaned_data["admin_key"].strip()
-        if re.search(r"\s|[\x00-\x1f\x7f]", key):
+        """Spaces and line breaks around a pasted key go silently; any other character
+        that is not visible ASCII is named, with its position, and the key is refused."""
+        key = self.cleaned_data["admin_key"].strip(" \t\n\r\x0b\x0c")
+        if not key and self.fields["admin_key"].required:
+            raise forms.ValidationError(self.fields["admin_key"].error_messages["required"])
+        problem = key_character_problem(key)
+        if problem:
             raise forms.ValidationError(
-                "The ADMIN KEY contains spaces or line breaks: paste the key alone."
+                f"The ADMIN KEY contains {problem}: paste it again without it."
             )
         return key
 

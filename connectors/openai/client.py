@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+import unicodedata
 from collections.abc import Callable
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -47,6 +48,10 @@ class MissingScopeError(AuthenticationError):
     """An admin key without a scope the request needs (for example api.usage.read)."""
 
 
+class UnusableKeyError(AuthenticationError):
+    """A key with a character no HTTP header can carry: it is refused before any request."""
+
+
 class BadRequestError(OpenAIError):
     """OpenAI refused a parameter (400)."""
 
@@ -84,6 +89,49 @@ def key_type_error(key: str) -> WrongKeyTypeError | None:
     return None
 
 
+LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def key_character_problem(key: str) -> str:
+    """The first character of a key that is not visible ASCII, in words: what it is (by
+    its Unicode name) and where. "" when there is none. Never repeats the key itself.
+
+    An Authorization header carries ASCII only, and no key has spaces: such a character
+    comes from copying (a zero-width space from a web page, a line break, a lookalike
+    letter), and would otherwise fail deep in the HTTP library.
+    """
+    found = [(n, c) for n, c in enumerate(key, start=1) if not "!" <= c <= "~"]
+    if not found:
+        return ""
+    position, char = found[0]
+    where = f"at position {position}"
+    if position == len(key) > 1:
+        where += " (the last character)"
+    more = f", and {len(found) - 1} more like it" if len(found) > 1 else ""
+    return f"{_character(char)} {where}{more}"
+
+
+def _character(char: str) -> str:
+    code = f"U+{ord(char):04X}"
+    named = f"{code} {unicodedata.name(char, '')}".strip()
+    category = unicodedata.category(char)
+    if char == " ":
+        return "a space"
+    if char == "\t":
+        return "a tab"
+    if char in LINE_BREAKS:
+        return f"a line break ({named})"
+    if category == "Zs":
+        return f"a space-like character ({named})"
+    if category == "Cc":
+        return f"a control character ({named})"
+    if category in ("Mn", "Me"):
+        return f"a combining mark ({named})"
+    if category.startswith("C"):  # Cf (zero-width, joiners, BOM), unassigned, private use
+        return f"an invisible character ({named})"
+    return f"a character that is not plain ASCII ({named})"
+
+
 class AdminClient:
     """A thin httpx client for the Admin API of one organization."""
 
@@ -96,6 +144,12 @@ class AdminClient:
         transport: httpx.BaseTransport | None = None,
         before_request: Callable[[], None] | None = None,
     ) -> None:
+        problem = key_character_problem(api_key)
+        if problem:  # a key saved before the form refused such characters
+            raise UnusableKeyError(
+                f"The saved ADMIN KEY contains {problem}, so it cannot be sent. Enter the "
+                "key again on the connector's Edit page."
+            )
         self.base_url = base_url.rstrip("/")
         self.before_request = before_request  # rate limiting and request counting
         self.server_time: datetime | None = None  # from the last answer's Date header

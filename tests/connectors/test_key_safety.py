@@ -14,7 +14,8 @@ from django.test import Client
 from django.urls import reverse
 
 from connectors import services
-from connectors.models import Connector
+from connectors.collection import engine
+from connectors.models import Connector, RunStatus, TaskRun
 from connectors.openai.emulator import DEMO_ADMIN_KEY
 
 
@@ -129,3 +130,97 @@ def test_the_django_admin_cannot_change_the_base_url(
     assert saved.base_url == emulator_server.base_url
     services.connector_test(saved)  # what the next run or re-check does
     assert other_host.authorizations == []
+
+
+# --- 2. a pasted key with a character it cannot have ------------------------------------
+
+ADD_URL = reverse("connectors:connector-add", args=["openai"])
+END = len(DEMO_ADMIN_KEY) + 1  # the position of a character pasted after the key
+
+
+def pasted(at: int, char: str) -> str:
+    """The demo key with `char` inserted so that it is the key's character number `at`."""
+    return DEMO_ADMIN_KEY[: at - 1] + char + DEMO_ADMIN_KEY[at - 1 :]
+
+
+@pytest.mark.parametrize(
+    ("key", "said"),
+    [
+        (
+            pasted(END, "\u200b"),
+            f"an invisible character (U+200B ZERO WIDTH SPACE) at position {END} "
+            "(the last character)",
+        ),
+        (pasted(12, "\u2060"), "an invisible character (U+2060 WORD JOINER) at position 12"),
+        (
+            pasted(1, "\ufeff"),
+            "an invisible character (U+FEFF ZERO WIDTH NO-BREAK SPACE) at position 1",
+        ),
+        (pasted(END, "\u00a0"), "a space-like character (U+00A0 NO-BREAK SPACE) at position"),
+        (pasted(15, " "), "a space at position 15"),
+        (pasted(15, "\t"), "a tab at position 15"),
+        (pasted(15, "\r\n"), "a line break (U+000D) at position 15, and 1 more like it"),
+        (pasted(20, "\x07"), "a control character (U+0007) at position 20"),
+        (
+            "sk-\u0430dmin-" + DEMO_ADMIN_KEY[9:],
+            "a character that is not plain ASCII (U+0430 CYRILLIC SMALL LETTER A) at position 4",
+        ),
+        (pasted(9, "\u2013"), "a character that is not plain ASCII (U+2013 EN DASH) at position 9"),
+    ],
+)
+def test_it_names_a_character_a_key_cannot_have_and_where_it_is(
+    staff_client, emulator_server, key, said
+):
+    data = {"name": "Acme", "admin_key": key, "base_url": emulator_server.base_url}
+    response = staff_client.post(ADD_URL, data)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f"The ADMIN KEY contains {said}" in html
+    assert DEMO_ADMIN_KEY[9:21] not in html  # no part of the key is repeated
+    assert not Connector.objects.exists()
+    assert emulator_server.emulator.log.records == []  # refused before any request
+
+
+def test_it_strips_plain_spaces_and_line_breaks_around_a_pasted_key(staff_client, emulator_server):
+    data = {"name": "Acme", "admin_key": f" \t{DEMO_ADMIN_KEY} \r\n", "base_url": ""}
+    data["base_url"] = emulator_server.base_url
+    assert staff_client.post(ADD_URL, data).status_code == 302
+    assert Connector.objects.get().admin_key == DEMO_ADMIN_KEY
+
+
+def test_it_refuses_a_key_of_spaces_as_missing(staff_client, emulator_server):
+    data = {"name": "Acme", "admin_key": "   ", "base_url": emulator_server.base_url}
+    response = staff_client.post(ADD_URL, data)
+    assert "This field is required." in response.content.decode()
+    assert emulator_server.emulator.log.records == []
+
+
+@pytest.fixture
+def saved_before(connector) -> Connector:
+    """A key with a zero-width space, saved before the form refused such keys."""
+    connector.set_admin_key(DEMO_ADMIN_KEY + "\u200b")
+    connector.save()
+    return connector
+
+
+def test_the_client_refuses_a_saved_key_it_cannot_send_in_words(saved_before, caplog):
+    error = services.connector_test(saved_before)
+
+    saved_before.refresh_from_db()
+    assert saved_before.key_error == error
+    assert error.startswith(
+        f"The saved ADMIN KEY contains an invisible character (U+200B ZERO WIDTH SPACE) at "
+        f"position {END} (the last character), so it cannot be sent."
+    )
+    assert DEMO_ADMIN_KEY not in error and DEMO_ADMIN_KEY not in caplog.text
+
+
+def test_a_run_with_such_a_key_fails_with_the_reason(saved_before, task, caplog):
+    run = TaskRun.objects.create(task=task, trigger="manual")
+    engine.run_execute(run.pk)
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert "U+200B ZERO WIDTH SPACE" in run.error
+    assert DEMO_ADMIN_KEY not in run.error + str(run.log) + caplog.text
