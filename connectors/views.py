@@ -17,9 +17,11 @@ from connectors.collection import queue, schedule
 from connectors.collection import views as views_runs
 from connectors.forms import (
     ConnectorForm,
+    RunEstimate,
     ScheduleForm,
     TaskForm,
     named_params,
+    run_estimate,
     task_initial,
     task_pickers,
 )
@@ -164,6 +166,8 @@ def _task_form(request: HttpRequest, connector: Connector, task: Task, initial: 
                 "The next run collects them again.",
             )
         return redirect_to(request, "connectors:task-detail", task.pk)
+    if task.pk and not form.is_bound and form.query_type == task.query_type:
+        form.estimate = _saved_estimate(task)  # shown without JavaScript too
     context = {
         **_task_form_context(connector, task, form),
         "schedule_form": schedule_form,
@@ -180,6 +184,12 @@ def _bound_task_form(request, connector: Connector, task: Task, initial: dict, q
     saved = task.parameters if task.pk else None
     rate = connector.requests_per_minute
     return TaskForm(posted(request), initial=initial, query_type=query_type, rate=rate, saved=saved)
+
+
+def _saved_estimate(task: Task) -> RunEstimate:
+    """The request estimate of the saved parameters, for the edit page's first view."""
+    parameters = {**task.parameters, "type": task.query_type}
+    return run_estimate(parameters, task.connector.requests_per_minute, timezone.now())
 
 
 def _task_form_context(connector: Connector, task: Task, form: TaskForm) -> dict:
