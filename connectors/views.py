@@ -155,7 +155,10 @@ def _task_form(request: HttpRequest, connector: Connector, task: Task, initial: 
             name=form.cleaned_data["name"],
             query_type=form.query_type,
             parameters=form.parameters(),
-            schedule={f: schedule_form.cleaned_data[f] for f in ScheduleForm.Meta.fields},
+            schedule={
+                **{f: schedule_form.cleaned_data[f] for f in ScheduleForm.Meta.fields},
+                "schedule_error": "",  # a schedule that passed the form computes
+            },
         )
         messages.success(request, f"Task “{task.display_name}” saved.")
         if forgotten:
@@ -224,6 +227,7 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
     task = task_for(request, pk)
     now = timezone.now()
     estimates, total = selectors.task_estimates(task, now)
+    forecast = schedule.forecast(task, now)
     context = {
         "task": task,
         "connector": task.connector,
@@ -234,7 +238,8 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "total_requests": total,
         "tables": [s.table for s in streams_for(task.query_type) if isinstance(s, UsageStream)],
         "schedule_text": schedule.describe(task),
-        "upcoming": schedule.upcoming(task, now),
+        "upcoming": forecast.times,
+        "schedule_problem": forecast.problem,
         **views_runs.history_context(task, now),
     }
     template = "connectors/task_detail.html"

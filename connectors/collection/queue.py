@@ -177,16 +177,63 @@ def resend_queued(now: datetime | None = None) -> list[int]:
 
 
 def schedule_tick(now: datetime | None = None) -> list[int]:
-    """Queue a run for every task whose scheduled time has come; each time fires once."""
+    """Queue a run for every task whose scheduled time has come; each time fires once.
+
+    Each task is handled on its own: one whose schedule cannot be computed, or whose
+    run cannot be queued, is skipped with the reason stored on it (its page shows it),
+    and the tasks after it still run."""
     now = now or timezone.now()
     fired = []
-    for task in Task.objects.filter(schedule_enabled=True, schedule_start__lte=now):
-        previous = task.schedule_fired_at or task.schedule_start - timedelta(microseconds=1)
-        due = schedule.next_run(task, previous)
-        if due is None or due > now:
-            continue
-        claimed = Task.objects.filter(pk=task.pk, schedule_fired_at=task.schedule_fired_at)
-        if claimed.update(schedule_fired_at=now):  # missed times are not replayed
-            run, _ = run_enqueue(task, RunTrigger.SCHEDULE)
-            fired += [run.pk] if run else []
+    for task in _scheduled(now):
+        try:
+            with transaction.atomic():  # a failed statement rolls back this task alone
+                fired += _fire_if_due(task, now)
+        except schedule.ScheduleError as error:
+            _schedule_failed(task, f"The schedule cannot be computed: {error}")
+        except Exception as error:  # one task must never stop the others
+            log.exception("The scheduled run of task %s could not be queued", task.pk)
+            _schedule_failed(
+                task,
+                f"The scheduled run could not be queued ({type(error).__name__}); the next "
+                "tick tries again.",
+            )
+        else:
+            if task.schedule_error:
+                Task.objects.filter(pk=task.pk).update(schedule_error="")
     return fired
+
+
+UNREADABLE_START = (
+    "The schedule cannot be computed: its Start date lies at the very start of the "
+    "calendar, before the dates the scheduler can count in. Edit the schedule: set a "
+    f"Start date from {schedule.EARLIEST_START:%Y-%m-%d} on."
+)
+
+
+def _scheduled(now: datetime):
+    """The enabled tasks whose Start date has come. A start the database holds but
+    Python cannot read (before year 1 in UTC) is marked in SQL, never loaded: loading
+    it would fail the whole query."""
+    earliest = schedule.COMPUTABLE[0]
+    unreadable = Task.objects.filter(schedule_enabled=True, schedule_start__lt=earliest)
+    unreadable.exclude(schedule_error=UNREADABLE_START).update(schedule_error=UNREADABLE_START)
+    return Task.objects.filter(
+        schedule_enabled=True, schedule_start__gte=earliest, schedule_start__lte=now
+    )
+
+
+def _fire_if_due(task: Task, now: datetime) -> list[int]:
+    previous = task.schedule_fired_at or task.schedule_start - timedelta(microseconds=1)
+    due = schedule.next_run(task, previous)
+    if due is None or due > now:
+        return []
+    claimed = Task.objects.filter(pk=task.pk, schedule_fired_at=task.schedule_fired_at)
+    if not claimed.update(schedule_fired_at=now):  # missed times are not replayed
+        return []
+    run, _ = run_enqueue(task, RunTrigger.SCHEDULE)
+    return [run.pk] if run else []
+
+
+def _schedule_failed(task: Task, error: str) -> None:
+    log.warning("Schedule of task %s skipped: %s", task.pk, error)
+    Task.objects.filter(pk=task.pk).update(schedule_error=error)

@@ -124,7 +124,8 @@ def _pace(run: TaskRun, now: datetime) -> tuple[float | None, str]:
 
 
 def task_tree(now: datetime) -> list[Connector]:
-    """Every connector with its tasks; each task carries `last_run` and `next_run`."""
+    """Every connector with its tasks; each task carries `last_run`, `next_run` and
+    `schedule_problem` (why its next run cannot be computed)."""
     newest = TaskRun.objects.filter(task=OuterRef("pk")).order_by("-queued_at", "-id")
     tasks = Task.objects.annotate(last_run_pk=Subquery(newest.values("pk")[:1]))
     connectors = list(Connector.objects.prefetch_related(Prefetch("tasks", queryset=tasks)))
@@ -132,7 +133,8 @@ def task_tree(now: datetime) -> list[Connector]:
     last_runs = TaskRun.objects.in_bulk([t.last_run_pk for t in all_tasks if t.last_run_pk])
     for task in all_tasks:
         task.last_run = last_runs.get(task.last_run_pk)
-        task.next_run = schedule.next_run(task, now)
+        forecast = schedule.forecast(task, now, count=1)
+        task.next_run, task.schedule_problem = forecast.next, forecast.problem
     return connectors
 
 

@@ -4,6 +4,7 @@ from django.db import models
 
 from connectors import crypto
 from connectors.catalogue import CATALOGUE
+from connectors.collection.schedule import validate_start
 from connectors.openai.streams import QUERY_TYPES
 
 
@@ -80,7 +81,7 @@ class Task(models.Model):
     query_type = models.CharField(max_length=40, choices=[(t, t) for t in QUERY_TYPES])
     parameters = models.JSONField(default=dict)
     schedule_enabled = models.BooleanField(default=False)
-    schedule_start = models.DateTimeField(null=True, blank=True)
+    schedule_start = models.DateTimeField(null=True, blank=True, validators=[validate_start])
     interval_unit = models.CharField(
         max_length=10, choices=IntervalUnit.choices, default=IntervalUnit.DAILY
     )
@@ -91,6 +92,9 @@ class Task(models.Model):
     )
     # The last scheduled time the beat tick fired for, so each one fires once.
     schedule_fired_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Why the beat tick could not compute this task's schedule (empty once it can): the
+    # task is skipped, the others run, and its page says why.
+    schedule_error = models.TextField(blank=True, editable=False)
     # Incremental runs re-read this much before the high-water mark (late data).
     # Empty: 3 hours for 1m/1h buckets, 2 days for 1d usage, 3 days for costs.
     lookback_minutes = models.PositiveIntegerField(null=True, blank=True)
