@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.validators import EmailValidator, URLValidator
 from django.utils import timezone
 
-from connectors.collection.schedule import cron_is_valid
+from connectors.collection.schedule import cron_problem
 from connectors.explore.names import Name, names_of
 from connectors.models import DAILY_BY_TABLES, Connector, IntervalUnit, Task
 from connectors.openai.client import key_character_problem
@@ -126,6 +126,11 @@ def _bare_field(param: Param, common: dict[str, Any]) -> forms.Field:
     return ListField(param, widget=forms.Textarea({"rows": 2}), **common)
 
 
+# OpenAI's usage and costs data start no earlier: the API opened in 2020. A START or
+# END TIME before it is a typo (0001-01-01), and would plan a run of millions of requests.
+EARLIEST_TIME = datetime(2020, 1, 1, tzinfo=UTC)
+
+
 class TimeField(forms.Field):
     widget = forms.TextInput
 
@@ -136,11 +141,23 @@ class TimeField(forms.Field):
         if len(text) > 40:
             raise forms.ValidationError("A date or date-time is at most 40 characters.")
         try:
-            return parse_time(text)
+            moment = parse_time(text)
         except ValueError:
             raise forms.ValidationError(
                 f"“{text[:40]}” is not a date (2024-01-01) or a date-time (2024-01-01T12:00Z)."
             ) from None
+        except OverflowError:  # 9999-12-31T23:59-01:00 is after the year 9999 in UTC
+            raise forms.ValidationError(_out_of_range(self.label, text)) from None
+        if moment < EARLIEST_TIME:
+            raise forms.ValidationError(_out_of_range(self.label, text))
+        return moment
+
+
+def _out_of_range(label: Any, text: str) -> str:
+    return (
+        f"{label} “{text[:40]}” is outside the range OpenAI has data for: use a date from "
+        f"{EARLIEST_TIME:%Y-%m-%d} to today (UTC)."
+    )
 
 
 class ListField(forms.CharField):
@@ -550,17 +567,17 @@ class ScheduleForm(forms.ModelForm):
         self.fields["interval_every"].widget.attrs.update({"min": 1, "max": 10000})
 
     def clean(self) -> dict[str, Any]:
+        """Every value is checked whether or not the schedule is enabled: a disabled
+        schedule is enabled later with one tick, and then it must compute."""
         cleaned = super().clean()
         every = cleaned.get("interval_every")
         if every is not None and not 1 <= every <= 10000:
             self.add_error("interval_every", "Every must be between 1 and 10000.")
-        if not cleaned.get("schedule_enabled"):
-            return cleaned
-        if not cleaned.get("schedule_start"):
+        cron = cleaned["cron"] = (cleaned.get("cron") or "").strip()
+        enabled = cleaned.get("schedule_enabled")
+        checked = cleaned.get("interval_unit") == IntervalUnit.CRON and (cron or enabled)
+        if checked and (problem := cron_problem(cron)):
+            self.add_error("cron", problem)
+        if enabled and not cleaned.get("schedule_start") and "schedule_start" not in self.errors:
             self.add_error("schedule_start", "A scheduled task needs a Start date.")
-        unit = cleaned.get("interval_unit")
-        cron = (cleaned.get("cron") or "").strip()
-        if unit == IntervalUnit.CRON and not cron_is_valid(cron):
-            self.add_error("cron", f"“{cron[:60]}” is not a valid five-field CRON expression.")
-        cleaned["cron"] = cron
         return cleaned
