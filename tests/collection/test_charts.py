@@ -228,7 +228,7 @@ def test_it_lets_the_page_load_its_charts_with_its_filters(viewer_client, comple
     )
     assert f'hx-get="{fragment}"' in html and 'hx-include="#table-filters"' in html
     assert 'name="split" value="project" form="table-filters"' in html
-    assert "vendor/plotly-basic/plotly-basic.min.js" in html and "js/charts.js" in html
+    assert "vendor/chart.js/chart.umd.min.js" in html and "js/charts.js" in html
     plain = viewer_client.get(fragment, {"preset": "all"})
     assert plain.status_code == 302 and plain.url == f"{page}?preset=all"
 
@@ -353,10 +353,10 @@ def test_it_lets_viewers_see_the_overview_and_links_it(viewer_client, connector)
     assert f'href="{url}"' in detail.content.decode()
 
 
-def test_it_serves_plotlys_basic_bundle_from_the_installed_npm_package(viewer_client):
-    bundle = viewer_client.get(static("vendor/plotly-basic/plotly-basic.min.js"))
+def test_it_serves_chart_js_from_the_installed_npm_package(viewer_client):
+    bundle = viewer_client.get(static("vendor/chart.js/chart.umd.min.js"))
     assert bundle.status_code == 200
-    assert b"plotly.js (basic - minified) v" in b"".join(bundle.streaming_content)[:200]
+    assert b"Chart.js v4." in b"".join(bundle.streaming_content)[:200]
     assert viewer_client.get(static("js/charts.js")).status_code == 200
 
 
