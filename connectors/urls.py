@@ -2,6 +2,7 @@ from django.urls import path
 
 from connectors import views, views_settings
 from connectors.collection import views as views_runs
+from connectors.dataapi import views as views_dataapi
 from connectors.explore import views_charts, views_organizations, views_tables
 
 app_name = "connectors"
@@ -9,6 +10,9 @@ app_name = "connectors"
 urlpatterns = [
     path("", views.home, name="home"),
     path("settings/", views_settings.preferences, name="preferences"),
+    path("settings/api-keys/", views_dataapi.api_keys, name="api-keys"),
+    path("settings/api-keys/<int:pk>/revoke/", views_dataapi.api_key_revoke, name="api-key-revoke"),
+    path("settings/data-api/", views_dataapi.data_api, name="data-api"),
     path("overview/", views_organizations.overview_all, name="overview-all"),
     path("connectors/", views.connector_list, name="connector-list"),
     path("connectors/add/", views.connector_catalogue, name="connector-catalogue"),

@@ -227,6 +227,13 @@ OPENAI_TIMEOUT_SECONDS = float(os.environ.get("OPENAI_TIMEOUT_SECONDS") or "30")
 OPENAI_RETRY_ATTEMPTS = envint("OPENAI_RETRY_ATTEMPTS", "8")
 OPENAI_RETRY_BASE_SECONDS = float(os.environ.get("OPENAI_RETRY_BASE_SECONDS") or "0.5")
 
+# The Data API (/v1/): requests a minute per key (a burst of 5 may go at once; 0: no
+# limit), and how long one of its queries may run on Postgres.
+DATA_API_REQUESTS_PER_MINUTE = envint("DATA_API_REQUESTS_PER_MINUTE", "600")
+DATA_API_STATEMENT_TIMEOUT_SECONDS = float(
+    os.environ.get("DATA_API_STATEMENT_TIMEOUT_SECONDS") or "30"
+)
+
 LOG_LEVEL = os.environ.get("LOG_LEVEL") or "INFO"
 LOGGING = {
     "version": 1,

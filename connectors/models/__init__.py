@@ -1,4 +1,5 @@
 from connectors.models.config import Connector, IntervalUnit, QueueBehaviour, Task
+from connectors.models.dataapi import DataApiKey
 from connectors.models.people import Preference
 from connectors.models.runs import Coverage, RunStatus, RunTrigger, StreamState, TaskRun
 from connectors.models.tables import (
@@ -18,6 +19,7 @@ __all__ = [
     "Coverage",
     "DAILY_BY_TABLES",
     "DAILY_TABLES",
+    "DataApiKey",
     "DIRECTORY_TABLES",
     "IntervalUnit",
     "Preference",

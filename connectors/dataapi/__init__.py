@@ -1,0 +1,1 @@
+"""The Data API: every collected table, read over HTTP with a key (see README)."""

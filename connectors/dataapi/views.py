@@ -1,0 +1,96 @@
+"""The settings pages of the Data API: its keys (Data administrators) and its docs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from connectors.access import posted, require_staff
+from connectors.dataapi import keys
+from connectors.dataapi.filters import OPERATORS
+from connectors.dataapi.limits import per_minute
+from connectors.dataapi.reads import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from connectors.dataapi.tables import tables
+from connectors.models import Connector, DataApiKey
+
+
+class KeyForm(forms.Form):
+    name = forms.CharField(
+        label="NAME", max_length=100, help_text="What reads with it, e.g. “Finance warehouse”."
+    )
+    expires = forms.DateField(
+        label="EXPIRES",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Optional: the key stops working at the start of this day (UTC).",
+    )
+    connectors = forms.ModelMultipleChoiceField(
+        label="CONNECTORS",
+        queryset=Connector.objects.order_by("name"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Optional: only these connectors' rows. None ticked: every connector.",
+    )
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("Give the key a name.")
+        return name
+
+    def clean_expires(self) -> datetime | None:
+        day = self.cleaned_data.get("expires")
+        if day is None:
+            return None
+        moment = datetime.combine(day, time.min, tzinfo=UTC)
+        if moment <= timezone.now():
+            raise forms.ValidationError("Pick a day after today (UTC).")
+        return moment
+
+
+def api_keys(request: HttpRequest) -> HttpResponse:
+    require_staff(request)
+    form = KeyForm(posted(request))
+    created = None
+    if request.method == "POST" and form.is_valid():
+        created = keys.key_create(
+            form.cleaned_data["name"],
+            created_by=request.user,
+            expires_at=form.cleaned_data["expires"],
+            connectors=list(form.cleaned_data["connectors"]),
+        )
+        form = KeyForm()  # the key is shown once, on this answer; no redirect keeps it
+    found = DataApiKey.objects.prefetch_related("connectors").select_related("created_by")
+    context = {"form": form, "keys": found, "created": created, "rate": per_minute()}
+    return render(request, "dataapi/apikey_list.html", context)
+
+
+@require_POST
+def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    require_staff(request)
+    key = get_object_or_404(DataApiKey, pk=pk)
+    keys.key_revoke(key)
+    messages.success(request, f"The key “{key.name}” is revoked: it no longer reads anything.")
+    return redirect("connectors:api-keys")
+
+
+def data_api(request: HttpRequest) -> HttpResponse:
+    """How to read the tables: endpoint, envelope, filters, limits, examples."""
+    base = request.build_absolute_uri("/v1/resultDatabase/")
+    context = {
+        "base": base,
+        "openapi": request.build_absolute_uri("/v1/openapi.json"),
+        "tables": tables().values(),
+        "operators": OPERATORS,
+        "default_size": DEFAULT_PAGE_SIZE,
+        "max_size": MAX_PAGE_SIZE,
+        "rate": per_minute(),
+        "example_since": (timezone.now() - timedelta(days=7)).date().isoformat(),
+    }
+    return render(request, "dataapi/data_api.html", context)
