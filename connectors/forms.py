@@ -16,7 +16,7 @@ from django.core.validators import EmailValidator, URLValidator
 from django.utils import timezone
 
 from connectors.collection.schedule import cron_problem
-from connectors.explore.names import Name, names_of
+from connectors.explore.names import Name, line_items_seen, names_of
 from connectors.models import DAILY_BY_TABLES, Connector, IntervalUnit, Task
 from connectors.openai.client import key_character_problem
 from connectors.openai.plan import estimate, format_time, params_for, parse_time, stream_queries
@@ -504,8 +504,9 @@ SEEN_PICKERS = {"model": "model", "vector_store_id": "vectorStoreId"}
 
 def task_pickers(connector: Connector) -> dict[str, list[str]]:
     """The choices the id fields offer by name ("Research (proj_abc)", archived and
-    deleted entries marked): the connector's directory, and the models and vector
-    stores its usage tables have seen (from the small per-dimension daily rollups)."""
+    deleted entries marked): the connector's directory, the models and vector stores
+    its usage tables have seen (from the small per-dimension daily rollups), and the
+    line items of its newest costs rows."""
     directory = names_of(connector, dict.fromkeys(DIRECTORY_PICKERS.values()))
     pickers = {
         dimension: sorted(_option(i, name) for i, name in directory[column].items())
@@ -518,6 +519,7 @@ def task_pickers(connector: Connector) -> dict[str, list[str]]:
                 rows = table.objects.filter(connector=connector, dimension=column)
                 seen |= set(rows.values_list(column, flat=True).distinct())
         pickers[dimension] = sorted(v for v in seen if v)
+    pickers["line_item"] = line_items_seen(connector)
     return pickers
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from connectors.models import ApiKeyEntry, Connector, ProjectEntry, UserEntry
+from connectors.models import USAGE_TABLES, ApiKeyEntry, Connector, ProjectEntry, UserEntry
 
 
 @dataclass(frozen=True)
@@ -166,3 +166,30 @@ def _by_email(connector: Connector, email: str) -> list[str]:
 
 def _looks_like_id(value: str) -> bool:
     return value.startswith(("proj_", "user-", "key_", "sk-"))
+
+
+LINE_ITEMS_READ = 20_000  # the newest costs rows whose line items are offered
+
+
+def line_items_seen(connector: Connector) -> list[str]:
+    """The cost line items ("gpt-4o-2024-08-06, input") of the connector's newest costs
+    rows, sorted: the LINE ITEMS picker's and the LINE ITEM filter's type-ahead lists.
+
+    Costs have no rollup to read them from, so the read is bounded: the newest
+    LINE_ITEMS_READ rows along the connector-and-time index, whatever the table's size.
+    A line item not among them can still be typed."""
+    model = USAGE_TABLES["costs"]
+    meta, quote = model._meta, connection.ops.quote_name
+
+    def column(name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    item = column("lineItem")
+    newest = (
+        f"SELECT {item} FROM {quote(meta.db_table)} WHERE {column('connector')} = %s"  # noqa: S608
+        f" ORDER BY {column('start_time')} DESC LIMIT %s"
+    )
+    sql = f"SELECT DISTINCT {item} FROM ({newest}) newest WHERE {item} IS NOT NULL"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [connector.pk, LINE_ITEMS_READ])
+        return sorted(row[0] for row in cursor.fetchall())

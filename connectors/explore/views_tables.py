@@ -97,7 +97,9 @@ def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
         "metric_totals": table_rows.total_cells(stream, totals),
         "columns": columns,
         "presets": datatables.PRESETS,
-        "filters": _filters(stream, request.GET, directory_choices(known)),
+        "filters": _filters(
+            stream, request.GET, directory_choices(known) | _seen_choices(connector, stream)
+        ),
         "tasks": tasks.values(),
         "params": request.GET,
         "next_link": page.next_cursor
@@ -124,10 +126,17 @@ FILTER_INPUTS = {
 PARAMETERS = {column: name for name, column in datatables.DIMENSION_FILTERS.items()}
 
 
+def _seen_choices(connector, stream: UsageStream) -> dict[str, list[tuple[str, str]]]:
+    """The LINE ITEM filter's type-ahead list: the line items the costs rows hold."""
+    if "lineItem" not in {f.column for f in stream.dimensions}:
+        return {}
+    return {"lineItem": [(item, item) for item in names.line_items_seen(connector)]}
+
+
 def _filters(stream: UsageStream, params: QueryDict, choices: dict) -> list[dict]:
     """The filter inputs of the table's dimensions, in their order: text inputs with
     their current values (a project, user or key with a type-ahead list of the
-    directory's names), and the batch choice."""
+    directory's names, a line item with those collected), and the batch choice."""
     found = []
     for f in stream.dimensions:
         if f.column == "batch":
