@@ -1,8 +1,14 @@
-"""Encryption at rest for connector secrets (the admin key).
+"""Keeping connector secrets (the admin key) secret: encrypted at rest, hidden from
+error reports.
 
 Fernet keys come from `DATAHUB_ENCRYPTION_KEY` (comma-separated: the first encrypts, every
 one decrypts, so a key can be rotated without losing secrets). When it is unset, a local
 key is generated once and kept in `var/encryption.key`.
+
+Every function that holds a plain key is marked with `sensitive_variables()`, and the
+views that receive one with `sensitive_post_parameters`. Django honours those marks only
+with DEBUG off; `SecretsHiddenReporterFilter` honours them with DEBUG on too, so the debug
+page never shows a key either.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from functools import cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.views.debug import SafeExceptionReporterFilter
+from django.views.decorators.debug import sensitive_variables
 
 
 class SecretError(Exception):
@@ -40,10 +48,20 @@ def _local_key() -> str:
     return path.read_text().strip()
 
 
+class SecretsHiddenReporterFilter(SafeExceptionReporterFilter):
+    """Django's filter, active whatever DEBUG says (settings.DEFAULT_EXCEPTION_REPORTER_FILTER):
+    a debug page left on in production must not hand out the admin key."""
+
+    def is_active(self, request) -> bool:
+        return True
+
+
+@sensitive_variables()
 def encrypt(plaintext: str) -> str:
     return _fernet().encrypt(plaintext.encode()).decode()
 
 
+@sensitive_variables()
 def decrypt(token: str) -> str:
     try:
         return _fernet().decrypt(token.encode()).decode()
@@ -54,6 +72,7 @@ def decrypt(token: str) -> str:
         ) from None
 
 
+@sensitive_variables()
 def rotate(token: str) -> str:
     """Re-encrypt a token with the first (newest) key."""
     try:

@@ -14,6 +14,7 @@ from django import forms
 from django.conf import settings
 from django.core.validators import EmailValidator, URLValidator
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from connectors.collection.schedule import cron_problem
 from connectors.explore.names import Name, line_items_seen, names_of
@@ -73,6 +74,10 @@ class ConnectorForm(forms.Form):
             )
         self.fields["admin_key"].technical_name = "ApiAdminKey"
         self.fields["base_url"].initial = settings.OPENAI_BASE_URL
+
+    @sensitive_variables()  # Django's field cleaning below holds the typed key
+    def full_clean(self) -> None:
+        super().full_clean()
 
     def clean_admin_key(self) -> str:
         """Spaces and line breaks around a pasted key go silently; any other character

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from connectors import coverage, crypto
 from connectors.models import Connector, Task
@@ -41,6 +42,7 @@ class _KeyCheckClient(AdminClient):
     """Retries each read of the check on its own (a 429 on the second read does not
     repeat the first), all within one budget."""
 
+    @sensitive_variables()
     def __init__(self, admin_key: str, base_url: str, sleep: Callable[[float], None]) -> None:
         super().__init__(admin_key, base_url, timeout=KEY_CHECK_TIMEOUT_SECONDS)
         self.sleep = sleep
@@ -52,6 +54,7 @@ class _KeyCheckClient(AdminClient):
         return call_with_retries(partial(AdminClient.get, self, path, params), policy, self.sleep)
 
 
+@sensitive_variables()  # here and below: every function that holds the plain key
 def key_check(admin_key: str, base_url: str, sleep: Callable[[float], None] = time.sleep) -> str:
     """Check a key against the Admin API. Returns "" when it works, else what is wrong."""
     wrong_type = key_type_error(admin_key)
@@ -70,6 +73,7 @@ def key_check(admin_key: str, base_url: str, sleep: Callable[[float], None] = ti
     return ""
 
 
+@sensitive_variables()
 def stored_key_check(connector: Connector) -> str:
     """Check the saved key at the saved base URL: the only address it is ever sent to."""
     try:
@@ -83,6 +87,7 @@ def same_address(base_url: str, other: str) -> bool:
     return base_url.rstrip("/") == other.rstrip("/")
 
 
+@sensitive_variables()
 def connector_create(
     *,
     kind: str,
@@ -109,6 +114,7 @@ def connector_create(
     return connector, ""
 
 
+@sensitive_variables()
 def connector_update(
     connector: Connector,
     *,

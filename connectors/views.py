@@ -54,7 +54,7 @@ def connector_catalogue(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-@sensitive_variables("form")
+@sensitive_variables()  # the form, and every frame below that holds the typed key
 @sensitive_post_parameters("admin_key")
 def connector_add(request: HttpRequest, kind: str) -> HttpResponse:
     require_staff(request)
@@ -71,7 +71,7 @@ def connector_add(request: HttpRequest, kind: str) -> HttpResponse:
     return _render_form(request, "connectors/connector_form.html", "connector-form", context)
 
 
-@sensitive_variables("form")
+@sensitive_variables()
 @sensitive_post_parameters("admin_key")
 def connector_edit(request: HttpRequest, pk: int) -> HttpResponse:
     connector = connector_for(request, pk, manage=True)

@@ -30,6 +30,7 @@ def envlist(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = envbool("DEBUG")
+DEFAULT_EXCEPTION_REPORTER_FILTER = "connectors.crypto.SecretsHiddenReporterFilter"  # DEBUG too
 SECRET_KEY = os.environ.get("SECRET_KEY") or "datahub-development-only-secret-key-change-me"
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")

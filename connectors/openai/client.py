@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import orjson
+from django.views.decorators.debug import sensitive_variables
 
 NON_ADMIN_PREFIXES = {
     "sk-proj-": "a project API key",
@@ -135,6 +136,7 @@ def _character(char: str) -> str:
 class AdminClient:
     """A thin httpx client for the Admin API of one organization."""
 
+    @sensitive_variables()  # the key, and the header built from it below
     def __init__(
         self,
         api_key: str,
@@ -170,6 +172,7 @@ class AdminClient:
     def close(self) -> None:
         self._http.close()
 
+    @sensitive_variables()  # the frames below hold the Authorization header
     def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """GET one page and return its JSON object, or raise a typed OpenAIError."""
         if self.before_request:

@@ -5,13 +5,16 @@ Django admin cannot change what the app checks."""
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from django.test import Client
+from django.db import connection
+from django.test import Client, override_settings
 from django.urls import reverse
+from django.views.debug import technical_500_response
 
 from connectors import services
 from connectors.collection import engine
@@ -224,3 +227,69 @@ def test_a_run_with_such_a_key_fails_with_the_reason(saved_before, task, caplog)
     assert run.status == RunStatus.FAILED
     assert "U+200B ZERO WIDTH SPACE" in run.error
     assert DEMO_ADMIN_KEY not in run.error + str(run.log) + caplog.text
+
+
+# --- 3. the debug page (DEBUG=true) never shows the key ---------------------------------
+
+
+@pytest.fixture
+def refusing_writes(db):
+    """Postgres refuses every write to the connectors table: an exception deep in the
+    save, after the key was checked, while the key is in the variables of the frames the
+    debug page lists. (The trigger goes with the test's transaction.)"""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION pg_temp.refuse_write() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'the connectors table refuses writes'; END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER refuse_write BEFORE INSERT OR UPDATE ON connectors_connector "
+            "FOR EACH ROW EXECUTE FUNCTION pg_temp.refuse_write()"
+        )
+
+
+@pytest.mark.parametrize("page", ["add", "edit"])
+def test_the_debug_page_never_shows_the_key(page, saved, emulator_server, user, refusing_writes):
+    client = Client(raise_request_exception=False)
+    client.force_login(user)
+    data = {"name": "Acme", "admin_key": DEMO_ADMIN_KEY, "base_url": emulator_server.base_url}
+    url = reverse("connectors:connector-add", args=["openai"])
+    if page == "edit":
+        url = reverse("connectors:connector-edit", args=[saved.pk])
+
+    with override_settings(DEBUG=True):
+        response = client.post(url, data)
+
+    assert response.status_code == 500
+    html = response.content.decode()
+    assert "the connectors table refuses writes" in html  # Django's technical page
+    assert "Local vars" in html and "connector_" in html  # with the frames of our code
+    assert "********************" in html  # what Django shows in place of a secret
+    assert len(emulator_server.emulator.log.records) == 4  # the key was checked, twice
+    assert DEMO_ADMIN_KEY not in html and DEMO_ADMIN_KEY[9:] not in html
+    assert saved.admin_key_encrypted not in html
+
+
+def _key_check_that_breaks(base_url: str):
+    """The key check with a sleep between retries that fails: an exception from inside
+    the check, caught in a frame that holds no key itself."""
+
+    def sleep(seconds: float) -> None:
+        raise RuntimeError("the retry's sleep broke")
+
+    try:
+        services.key_check(DEMO_ADMIN_KEY, base_url, sleep=sleep)
+    except RuntimeError:
+        return sys.exc_info()
+    raise AssertionError("the check should have retried a 429")
+
+
+def test_the_debug_page_of_an_error_inside_the_key_check_hides_the_key(emulator_server, rf):
+    emulator_server.emulator.faults.fail_next("429")
+    error = _key_check_that_breaks(emulator_server.base_url)
+
+    with override_settings(DEBUG=True):
+        html = technical_500_response(rf.get("/"), *error).content.decode()
+
+    assert "the retry&#x27;s sleep broke" in html and "key_check" in html
+    assert DEMO_ADMIN_KEY not in html and DEMO_ADMIN_KEY[9:] not in html

@@ -15,7 +15,8 @@ from django.urls import reverse
 from django.views.debug import SafeExceptionReporterFilter
 
 from connectors import crypto, services, views
-from connectors.models import Connector
+from connectors.collection import engine
+from connectors.models import Connector, RunStatus, TaskRun
 from connectors.openai.client import AdminClient, OpenAIError
 from connectors.openai.emulator import DEMO_ADMIN_KEY
 
@@ -135,3 +136,21 @@ def test_it_says_so_when_the_encryption_key_is_wrong(saved):
                 saved.admin_key  # noqa: B018
     finally:
         crypto.reset_cache()
+
+
+def test_it_never_puts_the_key_in_a_run_or_the_worker_log(task, emulator_server, caplog, settings):
+    """A run whose key is refused, and one whose base URL cannot be reached: the run's
+    error, its log and the worker's log say why, without the key."""
+    settings.OPENAI_RETRY_BASE_SECONDS = 0.01
+    caplog.set_level(logging.DEBUG)
+    connector = task.connector
+    connector.set_admin_key(WRONG_KEY)
+    for base_url in (emulator_server.base_url, "http://127.0.0.1:9/v1"):
+        connector.base_url = base_url
+        connector.save()
+        run = TaskRun.objects.create(task=task, trigger="manual")
+        engine.run_execute(run.pk)
+        run.refresh_from_db()
+        assert run.status == RunStatus.FAILED and run.error
+        said = run.error + " ".join(str(line) for line in run.log) + caplog.text
+        assert WRONG_KEY not in said and WRONG_KEY[-12:] not in said
