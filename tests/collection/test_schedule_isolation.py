@@ -4,9 +4,13 @@ on its page, every other task still runs, and no page answers 500."""
 
 from __future__ import annotations
 
+import importlib
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.apps import apps as django_apps
+from django.db import DataError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -151,3 +155,35 @@ def test_it_shows_the_pages_of_a_task_whose_next_run_cannot_be_computed(
         if shown.startswith("Next run"):
             assert "cannot be computed" in tasks.content.decode()
     assert queue.schedule_tick() == []
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        datetime(1, 1, 1, tzinfo=ZoneInfo("Europe/Berlin")),  # before the year 1 in UTC
+        datetime(9999, 12, 31, 23, 59, tzinfo=ZoneInfo("America/New_York")),  # after 9999
+    ],
+)
+def test_it_turns_off_a_start_date_python_cannot_read_back(connector, staff_client, start):
+    """Saved before the checks, such a start made every page listing tasks answer 500;
+    the migration turns the schedule off, with why, and the beat tick never loads it."""
+    scheduled_task(connector, "Unreadable", schedule_start=start)
+    good = scheduled_task(
+        connector, "Hourly", schedule_start=timezone.now() - timedelta(hours=1, minutes=1)
+    )
+    with pytest.raises(DataError), transaction.atomic():
+        list(Task.objects.all())
+    fired = queue.schedule_tick()
+    assert [run.task_id for run in TaskRun.objects.filter(pk__in=fired)] == [good.pk]
+
+    migration = importlib.import_module("connectors.migrations.0016_task_schedule_error")
+    with connection.schema_editor() as editor:
+        migration.turn_off_unreadable_starts(django_apps, editor)
+
+    unreadable = Task.objects.get(name="Unreadable")
+    assert (unreadable.schedule_enabled, unreadable.schedule_start) == (False, None)
+    assert unreadable.schedule_error.startswith("The schedule was turned off")
+    assert Task.objects.get(pk=good.pk).schedule_start is not None
+    assert staff_client.get(reverse("connectors:task-list")).status_code == 200
+    page = staff_client.get(reverse("connectors:task-detail", args=[unreadable.pk]))
+    assert "The schedule was turned off" in page.content.decode()
