@@ -19,5 +19,25 @@ class ConnectorAdmin(admin.ModelAdmin):
 
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
+    """Tasks are created and changed in the Data Hub, whose forms check the parameters
+    and the schedule: here they are read-only. The name and the lookback (an operator's
+    setting with no form in the app) can be changed; a task can be deleted."""
+
     list_display = ["display_name", "connector", "query_type", "schedule_enabled"]
     list_filter = ["query_type", "schedule_enabled"]
+    checked_in_the_app = [
+        "connector",
+        "query_type",
+        "parameters",
+        "schedule_enabled",
+        "schedule_start",
+        "interval_unit",
+        "interval_every",
+        "cron",
+        "queue_behaviour",
+    ]
+    fields = ["name", *checked_in_the_app, "lookback_minutes"]
+    readonly_fields = checked_in_the_app
+
+    def has_add_permission(self, request) -> bool:
+        return False  # a task is only created through the app's form

@@ -18,7 +18,7 @@ from django.views.debug import technical_500_response
 
 from connectors import services
 from connectors.collection import engine
-from connectors.models import Connector, RunStatus, TaskRun
+from connectors.models import Connector, RunStatus, Task, TaskRun
 from connectors.openai.emulator import DEMO_ADMIN_KEY
 
 
@@ -293,3 +293,35 @@ def test_the_debug_page_of_an_error_inside_the_key_check_hides_the_key(emulator_
 
     assert "the retry&#x27;s sleep broke" in html and "key_check" in html
     assert DEMO_ADMIN_KEY not in html and DEMO_ADMIN_KEY[9:] not in html
+
+
+# --- 4. the Django admin cannot change what the app's forms check -----------------------
+
+
+def test_the_django_admin_cannot_change_a_tasks_parameters_or_schedule(superuser_client, task):
+    before = Task.objects.values().get(pk=task.pk)
+    hostile = {
+        "connector": task.connector_id,
+        "name": "Renamed",
+        "query_type": "costs",
+        "parameters": json.dumps({"type": "completions", "completions-GroupBy": ["<b>"] * 500}),
+        "schedule_enabled": "on",
+        "schedule_start_0": "2026-01-01",
+        "schedule_start_1": "00:00:00",
+        "interval_unit": "cron",
+        "interval_every": "1",
+        "cron": "every blue moon",
+        "queue_behaviour": "queue",
+        "lookback_minutes": "",
+    }
+    url = reverse("admin:connectors_task_change", args=[task.pk])
+    page = superuser_client.get(url).content.decode()
+    assert "completions-GroupBy" in page  # shown, not offered as a field
+    assert 'name="parameters"' not in page and 'name="cron"' not in page
+    assert superuser_client.post(url, hostile).status_code == 302
+
+    after = Task.objects.values().get(pk=task.pk)
+    assert after["name"] == "Renamed"  # the admin saved what it may change
+    unchanged = set(before) - {"name", "updated_at"}
+    assert {f: after[f] for f in unchanged} == {f: before[f] for f in unchanged}
+    assert superuser_client.get(reverse("admin:connectors_task_add")).status_code == 403
