@@ -7,11 +7,14 @@ filesystem Celery broker, so it needs nothing but Python.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("DATAHUB_VAR_DIR") or BASE_DIR / "var").resolve()
@@ -52,11 +55,13 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "csp",
     "connectors",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -163,6 +168,32 @@ if CHART_JS.is_dir():  # a missing directory would be a system check warning
     STATICFILES_DIRS.append(("vendor/chart.js", CHART_JS))
 STATIC_ROOT = VAR_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True  # serve from the app dirs too, so `collectstatic` is optional
+
+# Content-Security-Policy (django-csp): scripts only from our own static files (no inline
+# script, no eval: htmx runs with allowEval off), nothing framed, forms post only here.
+# Style sheets: our static CSS, plus one kind of inline <style> element: an empty one.
+# Plotly adds an empty <style> to <head> and fills it through the CSSOM (insertRule, which
+# CSP does not govern); the hash of the empty string lets exactly that element in, so no
+# style sheet an attacker could inject applies. Style attributes are allowed: Plotly
+# writes them (hover labels, rich text), and an attribute styles one element only and
+# loads nothing beyond img-src.
+EMPTY_STYLE_ELEMENT = "'sha256-" + base64.b64encode(hashlib.sha256(b"").digest()).decode() + "'"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, EMPTY_STYLE_ELEMENT],
+        "style-src-elem": [SELF, EMPTY_STYLE_ELEMENT],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES")

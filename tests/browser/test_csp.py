@@ -1,0 +1,181 @@
+"""The Content-Security-Policy holds on the pages that script the most: a table page with
+its charts, the Overview, a task form with its live estimate and a run page that polls.
+Nothing is refused (no `securitypolicyviolation` event, no console message about the
+policy, no script error) and the charts are drawn and styled."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from connectors.collection import engine
+from connectors.models import Connector, RunStatus, RunTrigger, Task, TaskRun
+from connectors.openai.emulator import DEMO_ADMIN_KEY
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.reportViolation(`${e.effectiveDirective} blocked ${e.blockedURI || "inline"}`
+    + ` at ${e.sourceFile}:${e.lineNumber} ${e.sample}`);
+});
+"""
+
+
+@pytest.fixture
+def refused(page) -> list[str]:
+    """Everything the browser refused or failed at, as it happens, on every page loaded."""
+    seen: list[str] = []
+    page.expose_function("reportViolation", lambda text: seen.append(text))
+    page.add_init_script(REPORT_VIOLATIONS)
+    page.on(
+        "console",
+        lambda m: seen.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    page.on("pageerror", lambda error: seen.append(f"script error: {error}"))
+    return seen
+
+
+@pytest.fixture
+def org(emulator_server) -> Connector:
+    settings.OPENAI_RETRY_BASE_SECONDS = 0.01
+    connector = Connector(
+        kind="openai", name="Acme org", base_url=emulator_server.base_url, requests_per_minute=0
+    )
+    connector.set_admin_key(DEMO_ADMIN_KEY)
+    connector.save()
+    return connector
+
+
+def collect(connector: Connector, query_type: str, **parameters) -> Task:
+    params = {"type": query_type} | {f"{query_type}-{k}": v for k, v in parameters.items()}
+    task = Task.objects.create(
+        connector=connector, name=f"{query_type} task", query_type=query_type, parameters=params
+    )
+    run = TaskRun.objects.create(task=task, trigger="manual")
+    engine.run_execute(run.pk)
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.error
+    return task
+
+
+def charts_drawn_and_styled(page, count: int) -> None:
+    page.wait_for_function(f"document.querySelectorAll('[data-chart] .main-svg').length >= {count}")
+    chart = page.locator("[data-chart] .plot-container").first
+    chart.hover()
+    # Plotly's own rules (inserted into its style sheet) reach the mode bar.
+    position = page.eval_on_selector(".modebar", "bar => getComputedStyle(bar).position")
+    assert position == "absolute"
+
+
+def hover_a_bar(page) -> None:
+    """The hover label of a ranked chart (its HTML-like text styles a line)."""
+    point = page.locator(".chart-top [data-chart] .point").first
+    point.scroll_into_view_if_needed()
+    bar = point.bounding_box()
+    page.mouse.move(bar["x"] + bar["width"] / 2, bar["y"] + bar["height"] / 2)
+    page.wait_for_selector(".chart-top .hoverlayer .hovertext")
+
+
+def test_it_sends_a_policy_without_inline_script_or_eval(client, user):
+    client.force_login(user)
+    policy = client.get("/connectors/").headers["Content-Security-Policy"]
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert directives["script-src"] == "'self'"
+    assert directives["default-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'"
+    assert directives["object-src"] == "'none'"
+    # No inline style sheet beyond the empty one Plotly fills through the CSSOM.
+    assert "unsafe" not in directives["style-src-elem"]
+    assert "unsafe-eval" not in policy
+
+
+def test_the_data_pages_draw_their_charts_within_the_policy(
+    page, live_server, admin_login, refused, shot, org
+):
+    collect(
+        org,
+        "completions",
+        StartTime="2026-10-01",
+        EndTime="2026-11-01",
+        BucketWidth="1d",
+        GroupBy=["project_id", "model"],
+    )
+    collect(org, "costs", StartTime="2026-09-01", EndTime="2026-11-01")
+    admin_login()
+
+    page.goto(f"{live_server.url}/connectors/{org.pk}/tables/completions/?preset=all")
+    charts_drawn_and_styled(page, 1)
+    stack_by = page.locator("#table-charts fieldset.toggle label").last
+    value = stack_by.locator("input").get_attribute("value")
+    stack_by.click()  # the charts come again through htmx and are drawn again
+    page.wait_for_selector(f"#table-charts input[value='{value}']:checked")
+    charts_drawn_and_styled(page, 1)
+    hover_a_bar(page)
+    shot("table-charts")
+    assert refused == []
+
+    page.goto(f"{live_server.url}/connectors/{org.pk}/overview/?month=2026-10")
+    charts_drawn_and_styled(page, 2)
+    hover_a_bar(page)
+    shot("overview")
+    assert refused == []
+
+
+def test_the_task_form_estimates_within_the_policy(
+    page, live_server, admin_login, refused, shot, org
+):
+    admin_login()
+    page.goto(f"{live_server.url}/connectors/{org.pk}/tasks/add/")
+    page.select_option("select[name=type]", "completions")
+    page.wait_for_selector("#task-params :text('completions')")
+    page.fill("input[name='completions-StartTime']", "2026-01-01")
+    page.wait_for_selector("#task-estimate :text('Request estimate:')")
+    shot("task-form")
+    assert refused == []
+
+
+def test_a_run_page_polls_within_the_policy(page, live_server, admin_login, refused, shot, org):
+    task = Task.objects.create(
+        connector=org,
+        name="Daily completions",
+        query_type="completions",
+        parameters={"type": "completions", "completions-StartTime": "2026-01-01"},
+    )
+    run = TaskRun.objects.create(
+        task=task,
+        trigger=RunTrigger.MANUAL,
+        status=RunStatus.RUNNING,
+        started_at=timezone.now() - timedelta(seconds=5),
+        heartbeat_at=timezone.now(),
+        requests_made=10,
+        requests_planned=40,
+    )
+    admin_login()
+    page.goto(f"{live_server.url}/runs/{run.pk}/")
+    page.wait_for_selector("text=10 of 40 requests · 25 %")
+    TaskRun.objects.filter(pk=run.pk).update(requests_made=30)
+    page.wait_for_selector("text=30 of 40 requests · 75 %")  # polled in by htmx
+    TaskRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.SUCCEEDED, finished_at=timezone.now(), requests_made=40
+    )
+    page.wait_for_selector("#run-live .badge.ok:has-text('Succeeded')")
+    shot("run")
+    assert refused == []
+
+
+def test_the_login_page_and_the_admin_site_keep_to_the_policy(
+    page, live_server, admin_login, refused, django_user_model
+):
+    page.goto(f"{live_server.url}/login/")
+    user = django_user_model.objects.get(username="ada")
+    user.is_superuser = True
+    user.save()
+    admin_login()
+    for path in ("/admin/", f"/admin/auth/user/{user.pk}/change/", "/admin/password_change/"):
+        page.goto(f"{live_server.url}{path}")
+        page.wait_for_load_state("load")
+    assert refused == []
