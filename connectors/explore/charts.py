@@ -285,6 +285,13 @@ def split_options(stream: UsageStream) -> dict[str, str]:
     return options
 
 
+def page_charts(
+    connector: Connector, stream: UsageStream, query: datatables.TableQuery, split: str = ""
+) -> dict[str, Any]:
+    """Every chart of a table page for its query (`table_charts` of the rows answering it)."""
+    return table_charts(connector, stream, query_buckets(connector, query), split, query)
+
+
 def table_charts(
     connector: Connector,
     stream: UsageStream,

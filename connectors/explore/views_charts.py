@@ -14,7 +14,8 @@ from connectors.explore.views_tables import stream_or_404, table_query
 
 
 def table_charts(request: HttpRequest, pk: int, table: str) -> HttpResponse:
-    """The charts of a table page, for the same filters as its table.
+    """The charts of a table page, for the same filters as its table: the page draws them
+    from its own response first, then asks for them again when its filters change.
 
     Charts are drawn by JavaScript, so a plain request goes to the table page itself.
     """
@@ -24,8 +25,7 @@ def table_charts(request: HttpRequest, pk: int, table: str) -> HttpResponse:
         target = reverse("connectors:table-detail", args=[connector.pk, stream.table])
         return redirect(f"{target}?{request.GET.urlencode()}" if request.GET else target)
     query = table_query(request, connector, stream)
-    found = charts.query_buckets(connector, query)
-    data = charts.table_charts(connector, stream, found, request.GET.get("split", ""), query)
+    data = charts.page_charts(connector, stream, query, request.GET.get("split", ""))
     context = {"connector": connector, "stream": stream, **data}
     return render(request, "connectors/_charts.html#table-charts", context)
 

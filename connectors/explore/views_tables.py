@@ -9,6 +9,7 @@ from django.utils import timezone
 from connectors import selectors
 from connectors.access import connector_for
 from connectors.explore import (
+    charts,
     datatables,
     directory,
     export,
@@ -107,6 +108,10 @@ def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
         "previous_link": page.previous_cursor
         and query_link(request.GET, before=page.previous_cursor, after=None),
     }
+    if not request.htmx:  # the whole page: its charts come in this response, not a second one
+        context["page_charts"] = charts.page_charts(
+            connector, stream, query, request.GET.get("split", "")
+        )
     template = "connectors/table_detail.html"
     if request.htmx and request.htmx.target == "table-data":
         template += "#table-data"

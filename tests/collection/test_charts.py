@@ -75,12 +75,15 @@ def chart_data(client, collected, table: str, **params) -> dict[str, dict]:
     base = reverse("connectors:table-charts", args=[collected.connector_id, table])
     response = client.get(base, {"preset": "all"} | params, headers=HTMX)
     assert response.status_code == 200
-    islands = re.findall(
-        r'<script id="(chart-[\w-]+)" type="application/json">(.*?)</script>',
-        response.content.decode(),
-        re.S,
+    return islands(response.content.decode())
+
+
+def islands(html: str) -> dict[str, dict]:
+    """The charts' data in a page or fragment, read from their JSON data islands."""
+    found = re.findall(
+        r'<script id="(chart-[\w-]+)" type="application/json">(.*?)</script>', html, re.S
     )
-    return {chart_id: json.loads(body) for chart_id, body in islands}
+    return {chart_id: json.loads(body) for chart_id, body in found}
 
 
 def stacked(spec: dict) -> dict[tuple[str, str | None], Decimal]:
@@ -220,14 +223,25 @@ def test_it_ranks_projects_within_a_model_and_models_within_a_search(
     )
 
 
-def test_it_lets_the_page_load_its_charts_with_its_filters(viewer_client, completions_task):
+def test_it_sends_the_charts_with_the_page_and_reloads_them_with_its_filters(
+    viewer_client, completions_task
+):
     page = reverse("connectors:table-detail", args=[completions_task.connector_id, "completions"])
-    html = viewer_client.get(page, {"split": "project"}).content.decode()
+    html = viewer_client.get(page, {"split": "project", "preset": "all"}).content.decode()
     fragment = reverse(
         "connectors:table-charts", args=[completions_task.connector_id, "completions"]
     )
-    assert f'hx-get="{fragment}"' in html and 'hx-include="#table-filters"' in html
-    assert 'name="split" value="project" form="table-filters"' in html
+    # The page's own response holds its charts (no second request before they are drawn),
+    # the same charts its fragment sends for these filters.
+    drawn = islands(html)
+    assert drawn and drawn == chart_data(
+        viewer_client, completions_task, "completions", split="project"
+    )
+    assert drawn["chart-main"]["title"].endswith("by project")
+    section = re.search(r'<section id="table-charts".*?>', html, re.S).group(0)
+    assert 'hx-trigger="change,' in section  # reloaded when the filters change, not on load
+    assert f'hx-get="{fragment}"' in section and 'hx-include="#table-filters"' in section
+    assert 'name="split" value="project" form="table-filters" checked' in html
     assert "vendor/chart.js/chart.umd.min.js" in html and "js/charts.js" in html
     plain = viewer_client.get(fragment, {"preset": "all"})
     assert plain.status_code == 302 and plain.url == f"{page}?preset=all"
