@@ -125,7 +125,8 @@ def paged(request: HttpRequest, table: str) -> HttpResponse:
         if response is None:
             response, rows = _paged(request, key, table)
     finally:
-        _log(request, key, response, rows, started)
+        took = _log(request, key, response, rows, started)
+    response["Server-Timing"] = f"app;dur={took:.1f}"
     return response
 
 
@@ -169,7 +170,8 @@ def _visible(connector_id: int, allowed: set[int] | None) -> bool:
     return Connector.objects.filter(pk=connector_id).exists()
 
 
-def _log(request, key, response, rows: int, started: float) -> None:
+def _log(request, key, response, rows: int, started: float) -> float:
+    """One line per request, naming the key (never the key itself); returns the ms taken."""
     status = response.status_code if response is not None else 500
     who = f'key "{key.name}" (#{key.pk})' if key is not None else "no valid key"
     took = (time.perf_counter() - started) * 1000
@@ -182,6 +184,7 @@ def _log(request, key, response, rows: int, started: float) -> None:
         rows,
         took,
     )
+    return took
 
 
 @csrf_exempt

@@ -108,7 +108,8 @@ def _statement_timeout() -> None:
     seconds = float(getattr(settings, "DATA_API_STATEMENT_TIMEOUT_SECONDS", 30))
     if connection.vendor == "postgresql" and seconds > 0:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{seconds}s"])
+            limit = f"{max(1, round(seconds * 1000))}ms"  # 0 would mean no limit at all
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [limit])
 
 
 def _value(column, by_field: dict, named: dict) -> Any:
