@@ -67,13 +67,20 @@ class ConnectorForm(forms.Form):
         super().__init__(*args, **kwargs)
         if editing:
             self.fields["admin_key"].required = False
-            self.fields["admin_key"].help_text = "Leave empty to keep the saved key."
+            self.fields[
+                "admin_key"
+            ].help_text = "Leave empty to keep the saved key (a new API BASE URL needs it again)."
             self.fields["base_url"].help_text = (
                 "For a proxy or the local emulator. Changing it asks for the ADMIN KEY "
                 "again: a key is only sent to the address it was checked at."
             )
         self.fields["admin_key"].technical_name = "ApiAdminKey"
         self.fields["base_url"].initial = settings.OPENAI_BASE_URL
+
+    @property
+    def base_url_changed(self) -> bool:
+        """A submitted API BASE URL other than the one the form started with."""
+        return self.is_bound and "base_url" in self.changed_data
 
     @sensitive_variables()  # Django's field cleaning below holds the typed key
     def full_clean(self) -> None:

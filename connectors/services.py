@@ -32,9 +32,8 @@ KEY_CHECK_RETRIES = RetryPolicy(
     attempts=10, base_seconds=0.25, cap_seconds=2.0, give_up_on=(UnreachableError,)
 )
 KEY_NEEDED_FOR_NEW_BASE_URL = (
-    "The API BASE URL changed: enter the ADMIN KEY again. The saved key is only ever sent "
-    "to the address it was checked at, so a new address needs the key typed in and checked "
-    "there."
+    "The API BASE URL changed: enter the ADMIN KEY again, to be checked at the new "
+    "address. The saved key is only ever sent to the address it was checked at."
 )
 
 
