@@ -39,13 +39,27 @@ def history_context(task: Task, now: datetime) -> dict:
 def task_list(request: HttpRequest) -> HttpResponse:
     # Viewing needs only a login, which LoginRequiredMiddleware has checked.
     now = timezone.now()
-    context = {
-        "connectors": task_tree(now),
-        "runs": described(run_list()[:TASKS_PAGE_RUNS], now),
-        "runs_shown": TASKS_PAGE_RUNS,
-        "upcoming": upcoming_runs(now),
-    }
+    context = _tasks_live_context(now)
+    if request.htmx and request.htmx.target == "tasks-live":
+        response = render(request, "connectors/task_list.html#tasks-live", context)
+        if context["active"]:
+            return response
+        return HttpResponseStopPolling(response.content)  # the final state; polling stops
+    context["upcoming"] = upcoming_runs(now)
     return render(request, "connectors/task_list.html", context)
+
+
+def _tasks_live_context(now: datetime) -> dict:
+    """The Tasks page's tasks with their last runs and its history, and whether any of
+    those runs is queued or running (the page then polls them)."""
+    connectors, runs = task_tree(now), described(run_list()[:TASKS_PAGE_RUNS], now)
+    last_runs = [task.last_run for c in connectors for task in c.tasks.all() if task.last_run]
+    return {
+        "connectors": connectors,
+        "runs": runs,
+        "runs_shown": TASKS_PAGE_RUNS,
+        "active": any(run.is_active for run in (*last_runs, *runs)),
+    }
 
 
 def task_runs(request: HttpRequest, pk: int) -> HttpResponse:
