@@ -63,21 +63,29 @@ def collect(connector: Connector, query_type: str, **parameters) -> Task:
 
 
 def charts_drawn_and_styled(page, count: int) -> None:
-    page.wait_for_function(f"document.querySelectorAll('[data-chart] .main-svg').length >= {count}")
-    chart = page.locator("[data-chart] .plot-container").first
-    chart.hover()
-    # Plotly's own rules (inserted into its style sheet) reach the mode bar.
-    position = page.eval_on_selector(".modebar", "bar => getComputedStyle(bar).position")
-    assert position == "absolute"
+    """At least `count` charts drawn by Chart.js, sized by the page's style sheet."""
+    page.wait_for_function(
+        "[...document.querySelectorAll('[data-chart] canvas')]"
+        f".filter(c => window.Chart && Chart.getChart(c)).length >= {count}"
+    )
+    box = page.locator("[data-chart] canvas").first.bounding_box()
+    assert box["width"] > 200 and box["height"] > 100
 
 
 def hover_a_bar(page) -> None:
-    """The hover label of a ranked chart (its HTML-like text styles a line)."""
-    point = page.locator(".chart-top [data-chart] .point").first
-    point.scroll_into_view_if_needed()
-    bar = point.bounding_box()
-    page.mouse.move(bar["x"] + bar["width"] / 2, bar["y"] + bar["height"] / 2)
-    page.wait_for_selector(".chart-top .hoverlayer .hovertext")
+    """The hover label of a ranked chart, over its first bar."""
+    canvas = page.locator(".chart-top [data-chart] canvas").first
+    canvas.scroll_into_view_if_needed()
+    x, y = canvas.evaluate(
+        """c => { const bar = Chart.getChart(c).getDatasetMeta(0).data[0];
+                  return [(bar.x + bar.base) / 2, bar.y]; }"""
+    )
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + x, box["y"] + y)
+    page.wait_for_function(
+        "document.querySelector('.chart-top [data-chart] canvas') && Chart.getChart("
+        "document.querySelector('.chart-top [data-chart] canvas')).tooltip.opacity > 0"
+    )
 
 
 def test_it_sends_a_policy_without_inline_script_or_eval(client, user):
@@ -88,7 +96,7 @@ def test_it_sends_a_policy_without_inline_script_or_eval(client, user):
     assert directives["default-src"] == "'self'"
     assert directives["frame-ancestors"] == "'none'"
     assert directives["object-src"] == "'none'"
-    # No inline style sheet beyond the empty one Plotly fills through the CSSOM.
+    # No inline style sheet beyond an empty one.
     assert "unsafe" not in directives["style-src-elem"]
     assert "unsafe-eval" not in policy
 
