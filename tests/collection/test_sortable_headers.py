@@ -57,6 +57,4 @@ def test_it_marks_every_sortable_header_with_aria_sort(staff_client, connector, 
     column = next(c for c in first if c["aria_sort"] == "none")["text"].split()[0]
     again = sortable_headers(staff_client.get(url, {"sort": f"-{column}"}).content.decode())
     sorted_now = [c for c in again if c["aria_sort"] != "none"]
-    assert [(c["text"].split()[0], c["aria_sort"]) for c in sorted_now] == [
-        (column, "descending")
-    ]
+    assert [(c["text"].split()[0], c["aria_sort"]) for c in sorted_now] == [(column, "descending")]
