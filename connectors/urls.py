@@ -44,6 +44,11 @@ urlpatterns = [
         views_tables.table_export,
         name="table-export",
     ),
+    path(
+        "connectors/<int:pk>/tables/<str:table>/focus.csv",
+        views_tables.table_focus_export,
+        name="table-focus-export",
+    ),
     path("tasks/<int:pk>/parameters.json", views.task_parameters, name="task-parameters"),
     path(
         "connectors/<int:pk>/overview/",

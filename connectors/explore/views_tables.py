@@ -13,6 +13,7 @@ from connectors.explore import (
     datatables,
     directory,
     export,
+    focus,
     names,
     planner,
     table_rows,
@@ -199,4 +200,18 @@ def table_export(request: HttpRequest, pk: int, table: str) -> StreamingHttpResp
         export.csv_lines(connector, query, rows), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="{stream.table}.csv"'
+    return response
+
+
+def table_focus_export(request: HttpRequest, pk: int, table: str) -> StreamingHttpResponse:
+    """The costs table as FOCUS 1.2 (`focus`), with the page's filters and range."""
+    connector = connector_for(request, pk)
+    stream = stream_or_404(table)
+    if stream.type != "costs":
+        raise Http404("Only the costs table has a FOCUS export.")
+    query = table_query(request, connector, stream)
+    response = StreamingHttpResponse(
+        focus.csv_lines(connector, query), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{stream.table}-focus.csv"'
     return response
