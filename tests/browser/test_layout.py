@@ -75,6 +75,7 @@ def pages(db) -> dict[str, str]:
         "connector": f"/connectors/{connector.pk}/",
         "tasks": "/tasks/",
         "task": f"/tasks/{task.pk}/",
+        "catalogue": "/connectors/add/",
         "run": f"/runs/{run.pk}/",
     }
 
@@ -121,7 +122,7 @@ def test_it_fits_a_390_px_phone_in_light_and_dark(
                 assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (name, box)
             colours = page.evaluate(
                 """() => [document.documentElement, document.querySelector('main'),
-                          document.querySelector('.card, table.grid')].map(
+                          document.querySelector('.card, table.grid, .tile')].map(
                     (e, i) => getComputedStyle(e)[i === 1 ? 'color' : 'backgroundColor'])"""
             )
             background, text, card = (luminance(c) for c in colours)
