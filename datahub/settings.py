@@ -7,14 +7,12 @@ filesystem Celery broker, so it needs nothing but Python.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
-from csp.constants import NONE, SELF, UNSAFE_INLINE
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("DATAHUB_VAR_DIR") or BASE_DIR / "var").resolve()
@@ -169,22 +167,15 @@ if CHART_JS.is_dir():  # a missing directory would be a system check warning
 STATIC_ROOT = VAR_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True  # serve from the app dirs too, so `collectstatic` is optional
 
-# Content-Security-Policy (django-csp): scripts only from our own static files (no inline
-# script, no eval: htmx runs with allowEval off), nothing framed, forms post only here.
-# Style sheets: our static CSS, plus one kind of inline <style> element: an empty one.
-# Plotly adds an empty <style> to <head> and fills it through the CSSOM (insertRule, which
-# CSP does not govern); the hash of the empty string lets exactly that element in, so no
-# style sheet an attacker could inject applies. Style attributes are allowed: Plotly
-# writes them (hover labels, rich text), and an attribute styles one element only and
-# loads nothing beyond img-src.
-EMPTY_STYLE_ELEMENT = "'sha256-" + base64.b64encode(hashlib.sha256(b"").digest()).decode() + "'"
+# Content-Security-Policy (django-csp): scripts and styles only from our own static files
+# (no inline script or style, no eval: htmx runs with allowEval and includeIndicatorStyles
+# off, see base.html; Chart.js styles its canvases through the CSSOM, which CSP allows),
+# nothing framed, forms post only here.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF],
-        "style-src": [SELF, EMPTY_STYLE_ELEMENT],
-        "style-src-elem": [SELF, EMPTY_STYLE_ELEMENT],
-        "style-src-attr": [UNSAFE_INLINE],
+        "style-src": [SELF],
         "img-src": [SELF, "data:"],
         "connect-src": [SELF],
         "font-src": [SELF],
