@@ -40,12 +40,43 @@ def as_json(columns: list[str], rows: list[list], page: int, size: int, next_url
     return HttpResponse(body, content_type="application/json")
 
 
-def _cell(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, dict | list):
-        return json.dumps(value, separators=(",", ":"), sort_keys=True)
-    return plain(value)
+def _time_writer():
+    """ISO 8601 in UTC, each distinct time written once (a page's rows share a few)."""
+    seen: dict[datetime, str] = {}
+
+    def write(value: datetime | None) -> str:
+        if value is None:
+            return ""
+        found = seen.get(value)
+        if found is None:
+            found = seen[value] = value.astimezone(UTC).isoformat()
+        return found
+
+    return write
+
+
+def _json_cell(value: Any) -> str:
+    return "" if value is None else json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _bool_cell(value: bool | None) -> str:
+    return "" if value is None else ("true" if value else "false")
+
+
+def _writers(types: list[str]) -> list[tuple[int, Any]]:
+    """(position, how to write it) of the columns the csv module would write unlike
+    JSON; text and integers it writes as they are, None as an empty field."""
+    found = []
+    for i, kind in enumerate(types):
+        if kind == "time":
+            found.append((i, _time_writer()))
+        elif kind in ("decimal", "float"):
+            found.append((i, plain))
+        elif kind == "bool":
+            found.append((i, _bool_cell))
+        elif kind == "json":
+            found.append((i, _json_cell))
+    return found
 
 
 class _Echo:
@@ -53,12 +84,18 @@ class _Echo:
         return text
 
 
-def as_csv(columns: list[str], rows: list[list], next_url: str | None) -> HttpResponse:
+def as_csv(
+    columns: list[str], types: list[str], rows: list[list], next_url: str | None
+) -> HttpResponse:
     """The header and the rows. The csv module quotes a field holding a lone CR only
     when CR is in its line end: lines are written with "\r\n", then end in "\n"."""
     writer = csv.writer(_Echo(), lineterminator="\r\n")
     lines = [writer.writerow(columns)[:-2]]
-    lines += [writer.writerow([_cell(v) for v in row])[:-2] for row in rows]
+    writers = _writers(types)
+    for row in rows:  # the page's own lists: written over in place
+        for i, write in writers:
+            row[i] = write(row[i])
+        lines.append(writer.writerow(row)[:-2])
     body = "\n".join(lines) + "\n"
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     if next_url:

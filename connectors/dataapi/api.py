@@ -158,7 +158,8 @@ def _paged(request: HttpRequest, key: DataApiKey, name: str) -> tuple[HttpRespon
         return answers.error(503, message), 0
     next_url = _next_url(request, ask, page)
     if shape == "csv":
-        return answers.as_csv(page.columns, page.rows, next_url), len(page.rows)
+        types = [c.type for c in table.columns]
+        return answers.as_csv(page.columns, types, page.rows, next_url), len(page.rows)
     return answers.as_json(page.columns, page.rows, ask.page, ask.page_size, next_url), len(
         page.rows
     )

@@ -14,14 +14,18 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
+from psycopg.pq import Format
 
 from connectors.dataapi.tables import Table, name_column
 from connectors.explore.names import NAMED, missing_states, names_of
 from connectors.models import Connector, Task
 
+TIMESTAMPTZ_OID = 1184
 DEFAULT_PAGE_SIZE = 1_000
 MAX_PAGE_SIZE = 10_000
 
@@ -81,8 +85,7 @@ def selected(request: Request) -> QuerySet:
 def read(request: Request) -> Page:
     """One page, its names filled in, under the statement timeout."""
     table = request.table
-    stored = [c for c in table.columns if c.field]
-    fields = [c.field for c in stored]
+    fields = [c.field for c in table.columns if c.field]
     rows = selected(request)
     if request.after is None:
         start = (request.page - 1) * request.page_size
@@ -91,17 +94,90 @@ def read(request: Request) -> Page:
         rows = rows[: request.page_size + 1]
     with transaction.atomic():
         _statement_timeout()
-        found = list(rows.values_list(*fields))
+        found = _fetch(rows.values_list(*fields), table)
         more = len(found) > request.page_size
         found = found[: request.page_size]
         named = _names(table, fields, found)
-    key_at = fields.index(table.pk)
-    values = []
-    for row in found:
-        by_field = dict(zip(fields, row, strict=True))
-        values.append([_value(column, by_field, named) for column in table.columns])
-    last = found[-1][key_at] if found else None
+    last = found[-1][fields.index(table.pk)] if found else None
+    values = _assembled(table, fields, found, named)
     return Page([c.name for c in table.columns], values, more, last)
+
+
+def _fetch(query: QuerySet, table: Table) -> list[tuple]:
+    """The rows of `query` as tuples. On Postgres, read on the driver's cursor with
+    each distinct time parsed once (a page of 10,000 rows holds a few dozen: parsing
+    every one took a third of a page's time) and JSON parsed by orjson."""
+    if connection.vendor != "postgresql":
+        return list(query)
+    try:
+        sql, params = query.query.sql_with_params()
+    except EmptyResultSet:  # a key limited to connectors that are all deleted
+        return []
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        raw.adapters.register_loader("timestamptz", _once_each(raw))
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    stored = [c for c in table.columns if c.field]
+    json_at = [i for i, c in enumerate(stored) if c.type == "json"]
+    if not json_at:
+        return found
+    rows = []
+    for row in found:
+        row = list(row)
+        for i in json_at:
+            if row[i] is not None:
+                row[i] = orjson.loads(row[i])
+        rows.append(tuple(row))
+    return rows
+
+
+def _once_each(raw_cursor):
+    """The cursor's own timestamptz loader, remembering what each text it parsed gave."""
+    base = type(raw_cursor.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)(TIMESTAMPTZ_OID))
+
+    class OnceEach(base):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.seen: dict[bytes, Any] = {}
+
+        def load(self, data):
+            key = bytes(data)
+            found = self.seen.get(key)
+            if found is None:
+                found = self.seen[key] = super().load(data)
+            return found
+
+    return OnceEach
+
+
+def _assembled(table: Table, fields: list[str], rows: list[tuple], named: dict) -> list[list]:
+    """Each row's values in the table's column order: the stored ones as read, the
+    names (derived columns) inserted at their places."""
+    at = {f: i for i, f in enumerate(fields)}
+    connector_at = at["connector_id"]
+    derived = []
+    for position, column in enumerate(table.columns):
+        if column.field:
+            continue
+        if column.name == "connectorName":
+            derived.append((position, named["connectors"].get, connector_at, None))
+        elif column.name == "taskName":
+            derived.append((position, named["tasks"].get, at["task_id"], None))
+        else:  # projectName → projectId: a usage dimension's field is named as its column
+            source = column.name[:-4] + "Id"
+            derived.append((position, named[source].get, connector_at, at[source]))
+    values = []
+    for row in rows:
+        out = list(row)
+        for position, get, first, second in derived:
+            if second is None:
+                out.insert(position, get(row[first]))
+            else:
+                value = row[second]
+                out.insert(position, get((row[first], value)) if value else None)
+        values.append(out)
+    return values
 
 
 def _statement_timeout() -> None:
@@ -110,20 +186,6 @@ def _statement_timeout() -> None:
         with connection.cursor() as cursor:
             limit = f"{max(1, round(seconds * 1000))}ms"  # 0 would mean no limit at all
             cursor.execute("SELECT set_config('statement_timeout', %s, true)", [limit])
-
-
-def _value(column, by_field: dict, named: dict) -> Any:
-    if column.field:
-        return by_field[column.field]
-    if column.name == "connectorName":
-        return named["connectors"].get(by_field["connector_id"])
-    if column.name == "taskName":
-        return named["tasks"].get(by_field["task_id"])
-    source = column.name[:-4] + "Id"  # projectName → projectId
-    value = by_field.get(source)  # a usage dimension's field is named as its column
-    if not value:
-        return None
-    return named[source].get((by_field["connector_id"], value))
 
 
 def _names(table: Table, fields: list[str], rows: list[tuple]) -> dict[str, dict]:
