@@ -8,3 +8,6 @@ class DatahubConfig(AppConfig):
 
     name = "datahub"
     verbose_name = "Data Hub"
+
+    def ready(self) -> None:
+        from datahub import checks  # noqa: F401  (registers them)

@@ -32,7 +32,14 @@ def envlist(name: str, default: str = "") -> list[str]:
 
 DEBUG = envbool("DEBUG")
 DEFAULT_EXCEPTION_REPORTER_FILTER = "connectors.crypto.SecretsHiddenReporterFilter"  # DEBUG too
-SECRET_KEY = os.environ.get("SECRET_KEY") or "datahub-development-only-secret-key-change-me"
+# The keys shipped in .env.example and docker-compose.yml: public, so anyone could sign
+# sessions with them. With DEBUG off, the system check datahub.W001 and the web server's
+# start say so loudly (datahub/checks.py).
+DEVELOPMENT_SECRET_KEYS = (
+    "datahub-development-only-secret-key-change-me",
+    "datahub-compose-secret-key-change-me",
+)
+SECRET_KEY = os.environ.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEYS[0]
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
 
@@ -186,9 +193,20 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# HTTPS, all off by default (the embedded default serves plain HTTP on loopback); see the
+# production block of .env.example. Behind a TLS-terminating proxy, SECURE_PROXY_SSL_HEADER
+# names the header it sets to "https" (e.g. X-Forwarded-Proto): only set it when the proxy
+# always sets or overwrites that header, as a client could send it too.
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES")
 CSRF_COOKIE_SECURE = envbool("SECURE_COOKIES")
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT")
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD")
+if os.environ.get("SECURE_PROXY_SSL_HEADER"):
+    _header = os.environ["SECURE_PROXY_SSL_HEADER"].strip().upper().replace("-", "_")
+    SECURE_PROXY_SSL_HEADER = (f"HTTP_{_header}", "https")
 
 # Celery: the embedded default is kombu's filesystem transport under var/broker.
 BROKER_DIR = VAR_DIR / "broker"
