@@ -1,26 +1,31 @@
 """Benchmark: how long does a person wait for the data pages' charts, in a real browser?
 
 Starts the Data Hub (gunicorn, as `make run` does, 2 workers x 4 threads) on a
-benchmark database and loads, in Playwright's Chromium, each page `--loads` times (after
-one warm-up), every load in a fresh browser context (an empty cache, as a first visit):
+benchmark database, has every worker serve each page (8 requests at once per page: a
+worker's first request imports the views), and loads, in Playwright's Chromium, each
+page `--loads` times (after one warm-up), every load in a fresh browser context (an
+empty cache, as a first visit), then `--loads` times more in one context (the browser's
+cache kept, as a second visit):
 
 - the completions table page (last 30 days), the costs table page (last 30 days) and the
   connector's Overview;
 - *charts drawn*: from navigation start until every chart of the page is drawn on its
-  canvas (a table page loads its charts fragment by HTMX after the page, so this is the
-  page, the scripts, the fragment and Chart.js's drawing) or the page says there is
-  nothing to chart;
-- *server*: the time the server took for the page and for the charts fragment (request
-  sent to first byte, from the browser's Resource Timing);
-- *bytes*: every byte the browser received for the load (transfer sizes), and the
-  chart library's share.
+  canvas by Chart.js (the page, its scripts, and the drawing: a table page's charts come
+  in the page itself) or the page says there is nothing to chart;
+- *server*: the time the server took for the page (and for a charts fragment, were one
+  requested: request sent to first byte, from the browser's Resource Timing);
+- *bytes*: every byte the browser received for the load (transfer sizes, 0 for what
+  came from its cache), and the chart library's share;
+- *DOM ready* and *data*: when the page's DOMContentLoaded ended and when the last of
+  the charts' data arrived (p50), and the machine's load average (1 min) at the end.
 
 p50 and p95 of the charts-drawn time are compared with the 1 s target.
 
     .venv/bin/python bench/browser.py [--database-url URL] [--loads N] [--port N]
 
 The database defaults to postgres://…/datahub_bench_views, the ten-million-row table of
-`bench/views.py`, read only (a staff user and its session are added to log in). When it
+`bench/views.py` (and its year of daily costs), read only (a staff user and its session
+are added to log in; it is migrated first). When it
 holds no "bench-views" connector, the benchmark collects its own data from the local
 emulator instead (a month of hourly completions by project and model, and costs by
 project and line item) into `datahub_bench_browser`, and says so.
@@ -167,6 +172,24 @@ def _serve(database_url: str, port: int) -> subprocess.Popen:
     raise SystemExit("The server did not start.")
 
 
+def _warm(urls: list[str], cookie: str, times: int = 8) -> None:
+    """Each page requested `times` times at once before any load is timed, so every
+    worker and thread of the server has served it: a worker's first request imports
+    the views and the URLs (about 1 s on this machine), which a visitor meets once per
+    worker after a restart, not on each visit."""
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    def get(url: str) -> None:
+        request = urllib.request.Request(url, headers={"Cookie": f"sessionid={cookie}"})
+        with urllib.request.urlopen(request, timeout=120) as response:
+            response.read()
+
+    with ThreadPoolExecutor(times) as pool:
+        for url in urls:
+            list(pool.map(get, [url] * times))
+
+
 def _context(browser, cookie: str, port: int):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.add_cookies([{"name": "sessionid", "value": cookie, "url": f"http://127.0.0.1:{port}"}])
@@ -231,6 +254,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     try:
+        _warm(list(pages.values()), cookie)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), args=CHROME_FLAGS
@@ -241,7 +265,7 @@ def main() -> None:
             )
             print(
                 f"{'page':<18} {'drawn p50':>9} {'p95':>7} {'server p50':>10} {'p95':>6}"
-                f" {'KB':>7} {'chart lib KB':>12}  target"
+                f" {'KB':>7} {'chart lib KB':>12} {'DOM ready':>9} {'data':>6} {'load':>5}  target"
             )
             for name, url in pages.items():
                 _load(browser, url, cookie, port)  # warm-up: the server's caches
@@ -268,7 +292,7 @@ def _report(name: str, loads: list[dict]) -> None:
         f" {_p(served, 0.5):>8.0f}ms {_p(served, 0.95):>4.0f}ms"
         f" {kb:>7,.0f} {lib:>12,.0f}"
         f" {_p([x['ready'] for x in loads], 0.5):>7.0f}ms"
-        f" {_p([x['data'] for x in loads], 0.5):>6.0f}ms  {verdict}",
+        f" {_p([x['data'] for x in loads], 0.5):>6.0f}ms {os.getloadavg()[0]:>5.1f}  {verdict}",
         flush=True,
     )
 

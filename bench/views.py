@@ -5,7 +5,9 @@ users, 10 million rows by default, loaded with COPY; skipped when the table alre
 exactly that seed) for one task grouped by every dimension the rows carry, records the
 Coverage those rows imply (as the collector does with each page: without it the planner
 finds no task that collected anything; a seed from before coverage gets it added), fills
-and ANALYZEs the rollups, then checks that the pages show figures (a totals row, no
+and ANALYZEs the rollups, collects a year of daily costs from the local emulator once (for
+the costs page and the Overview of `bench/browser.py`; ~71,000 rows, not measured here),
+then checks that the pages show figures (a totals row, no
 "cannot be answered") and measures, in this process, with Django's test Client and a
 logged-in staff user:
 
@@ -189,7 +191,40 @@ def _prepare(rows: int, database_url: str):
         connector.refresh_from_db()
     _roll_up(task)
     _analyze()
+    _collect_costs(connector)
     return connector
+
+
+def _collect_costs(connector) -> None:
+    """A year of daily costs by project and line item, collected once from the local
+    emulator by the engine (coverage, rollups and all), so the costs table page and the
+    Overview's spend and cost charts have figures too (`bench/browser.py` loads them).
+    The completions measured here are not touched."""
+    from connectors.collection import engine
+    from connectors.models import Task, TaskRun
+    from connectors.openai.emulator import DEFAULT_SEED, DEMO_ADMIN_KEY, Emulator, serve_in_thread
+
+    if connector.tasks.filter(query_type="costs").exists():
+        return
+    print("Collecting a year of daily costs from the emulator …", flush=True)
+    began = time.perf_counter()
+    start = (datetime.now(UTC) - timedelta(days=365)).strftime("%Y-%m-%d")
+    emulator = Emulator(seed=DEFAULT_SEED, now=int(time.time()) // 3600 * 3600)
+    with serve_in_thread(emulator) as server:
+        connector.base_url, connector.requests_per_minute = server.base_url, 0
+        connector.set_admin_key(DEMO_ADMIN_KEY)
+        connector.save()
+        parameters = {"StartTime": start, "GroupBy": ["project_id", "line_item"]}
+        task = Task.objects.create(
+            connector=connector,
+            query_type="costs",
+            parameters={"type": "costs"} | {f"costs-{k}": v for k, v in parameters.items()},
+        )
+        run = TaskRun.objects.create(task=task, trigger="manual")
+        engine.run_execute(run.pk)
+        run.refresh_from_db()
+    rows = run.rows_inserted
+    print(f"  costs: {run.status}, {rows:,} rows in {time.perf_counter() - began:.0f} s")
 
 
 def _analyze() -> None:
