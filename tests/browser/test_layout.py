@@ -73,6 +73,7 @@ def pages(db) -> dict[str, str]:
     return {
         "connectors": "/connectors/",
         "connector": f"/connectors/{connector.pk}/",
+        "overview": f"/connectors/{connector.pk}/overview/",
         "tasks": "/tasks/",
         "task": f"/tasks/{task.pk}/",
         "catalogue": "/connectors/add/",
