@@ -10,16 +10,18 @@ from __future__ import annotations
 import logging
 import math
 import time
+from datetime import date
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_not_required
 from django.db import OperationalError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from connectors.dataapi import answers, keys, limits, openapi, reads
 from connectors.dataapi.filters import FilterError, parse
 from connectors.dataapi.tables import tables
+from connectors.explore import focus
 from connectors.models import Connector, DataApiKey
 
 log = logging.getLogger("connectors.dataapi")
@@ -131,11 +133,9 @@ def paged(request: HttpRequest, table: str) -> HttpResponse:
 
 
 def _paged(request: HttpRequest, key: DataApiKey, name: str) -> tuple[HttpResponse, int]:
-    wait = limits.wait_seconds(key.prefix)
-    if wait > 0:
-        seconds = max(1, math.ceil(wait))
-        message = f"Over {limits.per_minute()} requests a minute; retry in {seconds} s."
-        return answers.error(429, message, Retry_After=str(seconds)), 0
+    limited = _over_limit(key)
+    if limited is not None:
+        return limited, 0
     table = tables().get(name)
     if table is None:
         return answers.error(404, f"No table named “{name[:60]}”: see /v1/openapi.json."), 0
@@ -163,6 +163,16 @@ def _paged(request: HttpRequest, key: DataApiKey, name: str) -> tuple[HttpRespon
     return answers.as_json(page.columns, page.rows, ask.page, ask.page_size, next_url), len(
         page.rows
     )
+
+
+def _over_limit(key: DataApiKey) -> HttpResponse | None:
+    """429 when the key is over its requests a minute (this request is counted)."""
+    wait = limits.wait_seconds(key.prefix)
+    if wait <= 0:
+        return None
+    seconds = max(1, math.ceil(wait))
+    message = f"Over {limits.per_minute()} requests a minute; retry in {seconds} s."
+    return answers.error(429, message, Retry_After=str(seconds))
 
 
 def _visible(connector_id: int, allowed: set[int] | None) -> bool:
@@ -196,3 +206,66 @@ def openapi_json(request: HttpRequest) -> HttpResponse:
     if refused is not None:
         return refused
     return HttpResponse(openapi.document_json(), content_type="application/json")
+
+
+FOCUS_PARAMETERS = {"start", "end", "connector"}
+
+
+@csrf_exempt
+@login_not_required
+def focus_costs(request: HttpRequest) -> HttpResponse:
+    """`GET /v1/focus/costs`: the costs of the key's connectors as FOCUS 1.2 CSV, each
+    UTC day from one task (`explore.focus`); `start`/`end` are UTC days [start, end)."""
+    started = time.perf_counter()
+    key, response = None, None
+    try:
+        response = _only_get(request)
+        if response is None:
+            key, response = _authenticate(request)
+        if response is None:
+            response = _focus(request, key)
+    finally:
+        _log(request, key, response, 0, started)
+    return response
+
+
+def _focus(request: HttpRequest, key: DataApiKey) -> HttpResponse:
+    limited = _over_limit(key)
+    if limited is not None:
+        return limited
+    params, allowed = request.GET, keys.allowed_connectors(key)
+    try:
+        unknown = sorted(set(params) - FOCUS_PARAMETERS)
+        if unknown:
+            raise BadRequestError(
+                f"Unknown parameter {', '.join(unknown)}; this endpoint takes connector, "
+                "end and start."
+            )
+        start, end = _day(params, "start"), _day(params, "end")
+        if start and end and end <= start:
+            raise BadRequestError("end must be after start (end is the first day left out).")
+        wanted = _int(params, "connector", 0, 1) if params.get("connector") else None
+    except BadRequestError as error:
+        return answers.error(400, str(error))
+    if wanted is not None and not _visible(wanted, allowed):
+        return answers.error(404, f"No connector {wanted} for this key.")
+    found = Connector.objects.order_by("pk")
+    if wanted is not None:
+        found = found.filter(pk=wanted)
+    elif allowed is not None:
+        found = found.filter(pk__in=sorted(allowed))
+    lines = focus.connectors_csv(list(found), start, end)
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="costs-focus.csv"'
+    return response
+
+
+def _day(params, name: str) -> date | None:
+    text = params.get(name) or ""
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        message = f"{name} must be a UTC day (YYYY-MM-DD), not “{text[:30]}”."
+        raise BadRequestError(message) from None

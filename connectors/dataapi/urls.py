@@ -9,4 +9,5 @@ app_name = "dataapi"
 urlpatterns = [
     path("resultDatabase/<str:table>/paged", api.paged, name="paged"),
     path("openapi.json", api.openapi_json, name="openapi"),
+    path("focus/costs", api.focus_costs, name="focus-costs"),
 ]

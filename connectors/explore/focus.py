@@ -343,3 +343,18 @@ def markdown_table() -> str:
         allowed = "yes" if c.nullable else "no"
         lines.append(f"| {c.name} | {c.level} | {c.kind} | {allowed} | {c.source} |")
     return "\n".join(lines) + "\n"
+
+
+def connectors_csv(connectors: list[Connector], start: date | None, end: date | None):
+    """The header, then the FOCUS charges of each connector's costs over the UTC days
+    [start, end) (open ends: as far as collected), each day from one task."""
+    yield header()
+    stream = datatables.stream_for_table("costs")
+    for connector in connectors:
+        query = datatables.TableQuery(
+            stream,
+            preset="custom",
+            start=planner.midnight(start) if start else None,
+            end=planner.midnight(end) if end else None,
+        )
+        yield from charges_csv(connector, rows(connector, query))
