@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import socket
 import statistics
 import subprocess
@@ -71,6 +72,8 @@ TIMINGS = """() => {
 
 def _django(database_url: str) -> None:
     _setup.configure(database_url)
+    # The server started below inherits it, so it knows the session this process makes.
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     import django
 
     django.setup()
