@@ -209,3 +209,22 @@ def test_its_openapi_description_lists_every_table_and_column(api, transactional
     costs = schemas["CostsRow"]["properties"]
     assert costs["amountValue"]["format"] == "decimal"
     assert document["components"]["securitySchemes"]["ApiKey"]["name"] == "ApiKey"
+
+
+def test_a_query_past_the_statement_timeout_is_a_503_in_words(api, secret, settings):
+    """Another session holds the table locked: the page's query waits, and the statement
+    timeout ends it (without one, the request would wait as long as the lock)."""
+    import psycopg
+    from django.db import connection
+
+    settings.DATA_API_STATEMENT_TIMEOUT_SECONDS = 0.5
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    with psycopg.connect(**params) as holder:
+        holder.execute('LOCK TABLE "costs" IN ACCESS EXCLUSIVE MODE')
+        answer = get(api, secret, "costs")
+        holder.rollback()
+    assert answer.status_code == 503
+    assert answer.json()["error"].startswith("The query took too long; filter on startTime")
+    assert get(api, secret, "costs").status_code == 200
