@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.core.management import call_command
 from django.test import Client, override_settings
 from django.urls import reverse
 
@@ -107,3 +108,12 @@ def test_it_lets_the_username_in_again_once_the_lockout_has_passed(user):
     )
     assert sign_in(client, "ada", "pw-ada-123").status_code == 302
     assert signed_in(client)
+
+
+def test_an_administrator_can_lift_a_lockout_early(user):
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        sign_in(client, "ada", "wrong", REMOTE_ADDR="198.51.100.1")
+    assert sign_in(client, "ada", "pw-ada-123", REMOTE_ADDR="198.51.100.2").status_code == 429
+    call_command("axes_reset_username", "ada")  # as .env.example says
+    assert sign_in(client, "ada", "pw-ada-123", REMOTE_ADDR="198.51.100.2").status_code == 302
