@@ -27,6 +27,7 @@ from connectors.models import Connector, DataApiKey
 log = logging.getLogger("connectors.dataapi")
 
 PARAMETERS = {"page", "page_size", "filter", "format", "connector", "cursor"}
+MAX_PAGE = 1_000_000_000  # page x page_size stays a number Postgres can OFFSET by
 
 
 class BadRequestError(ValueError):
@@ -87,7 +88,7 @@ def _parse(request: HttpRequest, table, allowed: set[int] | None) -> reads.Reque
     where = parse(params["filter"], table) if params.get("filter") else reads.Q()
     ask = reads.Request(table, where, allowed)
     ask.page_size = _int(params, "page_size", reads.DEFAULT_PAGE_SIZE, 1, reads.MAX_PAGE_SIZE)
-    ask.page = _int(params, "page", 1, 1)
+    ask.page = _int(params, "page", 1, 1, MAX_PAGE)
     if params.get("cursor"):
         if "page" in params:
             raise BadRequestError("Give page or cursor, not both.")
@@ -96,7 +97,7 @@ def _parse(request: HttpRequest, table, allowed: set[int] | None) -> reads.Reque
             raise BadRequestError("This cursor was not written by this API; start again.")
         ask.after, ask.page = cursor
     if params.get("connector"):
-        ask.connector = _int(params, "connector", 0, 1)
+        ask.connector = _int(params, "connector", 0, 1, 2**63 - 1)
     return ask
 
 

@@ -160,7 +160,7 @@ def _decimal(value: Any) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise TypeError
     number = Decimal(str(value))
-    if not number.is_finite():
+    if not number.is_finite() or number.adjusted() > 38:  # beyond any column's digits
         raise ValueError
     return number
 
@@ -183,7 +183,7 @@ def _bool(value: Any) -> bool:
 
 
 def _text(value: Any) -> str:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or "\x00" in value:  # Postgres text holds no NUL
         raise TypeError
     return value
 

@@ -80,6 +80,12 @@ def test_it_combines_conditions_with_and_and_or_nested(api, secret, collected):
         assert ids(api, secret, "completions", condition) == expected, condition
 
 
+def test_it_answers_400_for_a_decimal_beyond_any_column(api, secret):
+    answer = get(api, secret, "costs", filter='["amountValue",">","1e999"]')
+    assert answer.status_code == 400
+    assert '"1e999" is not a number, the type of amountValue' in answer.json()["error"]
+
+
 def test_it_filters_decimals_text_and_the_directory(api, secret, collected):
     costs = list(USAGE_TABLES["costs"].objects.values())
     cent = Decimal("0.01")
@@ -129,6 +135,8 @@ for _ in range(11):
         ('["extra","=","x"]', "The column extra cannot be filtered (json)."),
         ('["model","=",5]', "5 is not text (a JSON string), the type of model"),
         (json.dumps(DEEP), "The filter nests deeper than 10 levels."),
+        ('["model","=","a\\u0000b"]', "is not text (a JSON string), the type of model"),
+        ('["inputTokens",">",1e30]', "is not an integer, the type of inputTokens"),
     ],
 )
 def test_it_answers_400_in_words_for_a_malformed_filter(api, secret, text, words):

@@ -181,6 +181,8 @@ def test_it_filters_while_reading_by_cursor(api, secret, collected):
         ({"cursor": "bm9wZQ"}, 400, "This cursor was not written by this API; start again."),
         ({"cursor": "eyJhZnRlciI6MywicGFnZSI6Mn0", "page": 2}, 400, "Give page or cursor"),
         ({"connector": "x"}, 400, "connector must be a whole number"),
+        ({"page": 10**10}, 400, "page must be from 1 to 1,000,000,000; it was 10,000,000,000."),
+        ({"connector": 10**20}, 400, "connector must be from 1 to"),
         ({"connector": 999_999}, 404, "No connector 999999 for this key."),
     ],
 )
