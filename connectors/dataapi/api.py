@@ -245,7 +245,7 @@ def _focus(request: HttpRequest, key: DataApiKey) -> HttpResponse:
         start, end = _day(params, "start"), _day(params, "end")
         if start and end and end <= start:
             raise BadRequestError("end must be after start (end is the first day left out).")
-        wanted = _int(params, "connector", 0, 1) if params.get("connector") else None
+        wanted = _int(params, "connector", 0, 1, 2**63 - 1) if params.get("connector") else None
     except BadRequestError as error:
         return answers.error(400, str(error))
     if wanted is not None and not _visible(wanted, allowed):

@@ -27,6 +27,7 @@ from django.db.models import QuerySet
 from connectors.explore import datatables, planner
 from connectors.explore.names import names_of
 from connectors.explore.table_rows import plain
+from connectors.forms import EARLIEST_TIME
 from connectors.models import Connector
 
 VERSION = "1.2"
@@ -350,6 +351,10 @@ def connectors_csv(connectors: list[Connector], start: date | None, end: date | 
     [start, end) (open ends: as far as collected), each day from one task."""
     yield header()
     stream = datatables.stream_for_table("costs")
+    if start is not None:  # no task collects before then: no day to plan
+        start = max(start, EARLIEST_TIME.date())
+    if start is not None and end is not None and end <= start:
+        return
     for connector in connectors:
         query = datatables.TableQuery(
             stream,

@@ -78,11 +78,15 @@ def test_it_says_what_is_wrong_with_a_request(api, collected):
         ({"start": "2026-10-05", "end": "2026-10-01"}, 400, "end must be after start"),
         ({"month": "2026-10"}, 400, "Unknown parameter month"),
         ({"connector": "99999"}, 404, "No connector 99999 for this key."),
+        ({"connector": str(2**63)}, 400, "connector must be from 1 to"),
     ]
     for params, status, words in cases:
         response = api.get(URL, params=params, headers=headers)
         assert response.status_code == status, params
         assert words in response.json()["error"]
+    ancient = {"start": "0001-01-01", "end": "2019-01-01"}
+    response = api.get(URL, params=ancient, headers=headers)
+    assert response.status_code == 200 and response.text.count("\n") == 1  # the header
 
 
 def test_it_reads_only_the_keys_connectors(api, collected):
