@@ -14,6 +14,7 @@ import pytest
 from django.urls import reverse
 
 from connectors.explore import focus
+from connectors.models import ProjectEntry
 from connectors.openai.emulator.truth import totals as truth_totals
 from tests.collection.conftest import epoch, run_now
 from tests.focus import rules
@@ -91,7 +92,23 @@ def test_it_names_projects_and_keys_from_the_directory(viewer_client, detailed, 
     directory = emulator.directory_truth()
     projects = {p["id"]: p["name"] for p in directory["projects"]}
     named = {r["SubAccountId"]: r["SubAccountName"] for r in rows if r["SubAccountId"]}
-    assert named and all(projects[pid] == name for pid, name in named.items() if name)
+    assert named == {pid: projects[pid] for pid in named}
+    keys = {k["id"]: k["name"] for listed in directory["api_keys"].values() for k in listed}
+    found = {r["ResourceId"]: r["ResourceName"] for r in rows if r["ResourceId"]}
+    assert {k: name for k, name in found.items() if k in keys} == {
+        k: keys[k] for k in found if k in keys
+    }
+    assert any(found.values())
+    assert {r["ResourceType"] for r in rows if r["ResourceId"]} == {"API key"}
+
+
+def test_it_keeps_spreadsheets_from_running_names(viewer_client, detailed):
+    """A project named like a formula is written as text a spreadsheet shows, not runs."""
+    entry = ProjectEntry.objects.filter(connector=detailed.connector).first()
+    entry.name = '=HYPERLINK("http://x.test","click")'
+    entry.save()
+    _, rows = october(viewer_client, detailed.connector, project=entry.openai_id)
+    assert rows and {r["SubAccountName"] for r in rows} == {"'" + entry.name}
 
 
 def test_it_keeps_the_pages_filters(viewer_client, detailed, emulator):
