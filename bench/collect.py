@@ -429,7 +429,7 @@ def _truth_rows(collection: Collection, connector_id: int) -> list[dict[str, Any
     )  # fmt: skip
     provisional_after = _epoch(END) - int(provisional_window(stream, WIDTH).total_seconds())
     rows = usage_rows(stream, WIDTH, collection.task_id, connector_id, buckets, provisional_after)
-    return rows.dicts()
+    return [dict(zip(rows.columns, row, strict=True)) for row in rows.values]
 
 
 def _check(rows: list[dict[str, Any]]) -> str:

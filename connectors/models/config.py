@@ -50,10 +50,6 @@ class Connector(models.Model):
         self.admin_key_encrypted = crypto.encrypt(key)
         self.key_hint = key[-4:]
 
-    @property
-    def key_ok(self) -> bool:
-        return self.key_verified_at is not None and not self.key_error
-
 
 class QueueBehaviour(models.TextChoices):
     SKIP = "skip", "Don't start a new instance"

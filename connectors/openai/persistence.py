@@ -227,9 +227,6 @@ class Rows:
             (passed if test(row) else failed).append(row)
         return Rows(self.columns, passed, self.stream), Rows(self.columns, failed, self.stream)
 
-    def dicts(self) -> list[dict[str, Any]]:
-        return [dict(zip(self.columns, row, strict=True)) for row in self.values]
-
 
 _BUCKET_COLUMNS = ("taskId", "connectorId", "startTime", "endTime", "bucketWidth", "provisional")
 

@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
 
 from django.db import DataError, IntegrityError, connection, models, transaction
 from django.utils import timezone
@@ -33,27 +32,10 @@ from connectors.openai.persistence import (
     Rows,
     check_int_ranges,
     upsert,
-    usage_rows,
 )
-from connectors.openai.streams import UsageStream
 
 _STAMPS = ("firstFetchedAt", "lastFetchedAt", "lastChangedAt")
 _SAVEPOINT = "page_rows"
-
-
-def write_page(
-    model: type[models.Model],
-    stream: UsageStream,
-    width: str,
-    task_id: int,
-    connector_id: int,
-    buckets: list[dict[str, Any]],
-    provisional_after: int,
-    fetched_at: datetime,
-) -> Counts:
-    """Insert the page's new rows, update its known ones in place; count each kind."""
-    rows = usage_rows(stream, width, task_id, connector_id, buckets, provisional_after)
-    return write_rows(model, rows, fetched_at, stream.path)
 
 
 @dataclass

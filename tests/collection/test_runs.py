@@ -14,9 +14,16 @@ from connectors.collection import engine, queue
 from connectors.models import USAGE_TABLES, RunStatus, TaskRun
 from connectors.openai.emulator import DEMO_NO_USAGE_KEY, FaultConfig
 from connectors.openai.pages import ContractError
+from connectors.openai.persistence import usage_rows
 from connectors.openai.streams import STREAMS
-from connectors.openai.writer import write_page
+from connectors.openai.writer import write_rows
 from tests.collection.conftest import run_now, table_rows, truth_rows
+
+
+def write_page(model, stream, width, task_id, connector_id, buckets, provisional_after, fetched_at):
+    """A page's buckets made rows and written, as the engine writes a page."""
+    rows = usage_rows(stream, width, task_id, connector_id, buckets, provisional_after)
+    return write_rows(model, rows, fetched_at, stream.path)
 
 
 def month_task(make_task):

@@ -177,7 +177,7 @@ def test_it_retests_a_saved_key_and_records_the_outcome(staff_client, connector,
     html = staff_client.post(url, headers={"HX-Request": "true"}).content.decode()
     assert "verified" in html and "Key check failed" not in html
     connector.refresh_from_db()
-    assert connector.key_error == "" and connector.key_ok
+    assert connector.key_error == "" and connector.key_verified_at is not None
 
 
 def test_it_asks_before_deleting_a_connector_and_says_what_goes_with_it(staff_client, task):

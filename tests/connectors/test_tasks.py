@@ -46,7 +46,7 @@ def test_it_rechecks_a_key_and_records_the_outcome(connector, emulator_server):
     connector.save()
     tasks.connector_recheck(connector.pk)
     connector.refresh_from_db()
-    assert connector.key_error == "" and connector.key_ok
+    assert connector.key_error == "" and connector.key_verified_at is not None
 
 
 def test_it_skips_a_connector_deleted_since_it_was_queued(db):

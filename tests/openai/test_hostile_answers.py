@@ -15,7 +15,7 @@ from connectors.models import USAGE_TABLES
 from connectors.openai.pages import ContractError
 from connectors.openai.persistence import usage_rows
 from connectors.openai.streams import STREAMS
-from connectors.openai.writer import prepare, write_page, write_rows
+from connectors.openai.writer import prepare, write_rows
 
 START = int(datetime(2026, 9, 1, tzinfo=UTC).timestamp())
 BIGINT = 2**63 - 1
@@ -50,10 +50,9 @@ def write(task, stream_type: str, *buckets):
     """usage_rows and the writer, as a run writes one page, in the page's transaction."""
     stream, model = STREAMS[stream_type], USAGE_TABLES[stream_type]
     width = "1d" if stream.floor_to_day else "1h"
+    rows = usage_rows(stream, width, task.pk, task.connector_id, list(buckets), 0)
     with transaction.atomic():
-        return write_page(
-            model, stream, width, task.pk, task.connector_id, list(buckets), 0, timezone.now()
-        )
+        return write_rows(model, rows, timezone.now(), stream.path)
 
 
 def refused(task, stream_type: str, *buckets) -> ContractError:

@@ -246,12 +246,6 @@ class Emulator:
 
         return EmulatorTransport(self)
 
-    def async_transport(self):
-        """An `httpx.AsyncBaseTransport` answering in process."""
-        from connectors.openai.emulator.transport import AsyncEmulatorTransport
-
-        return AsyncEmulatorTransport(self)
-
     @property
     def app(self):
         """The raw ASGI application (serve it with uvicorn)."""

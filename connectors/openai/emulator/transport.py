@@ -1,8 +1,7 @@
-"""httpx transports that answer from the emulator in process, without a socket."""
+"""An httpx transport that answers from the emulator in process, without a socket."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import TYPE_CHECKING
 
@@ -37,15 +36,4 @@ class EmulatorTransport(httpx.BaseTransport):
         response = self.emulator.handle(_request(request, request.read()))
         if response.delay:
             time.sleep(response.delay)
-        return _response(request, response)
-
-
-class AsyncEmulatorTransport(httpx.AsyncBaseTransport):
-    def __init__(self, emulator: Emulator) -> None:
-        self.emulator = emulator
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = self.emulator.handle(_request(request, await request.aread()))
-        if response.delay:
-            await asyncio.sleep(response.delay)
         return _response(request, response)
