@@ -1,7 +1,8 @@
 """Playwright on Debian's Chromium, against Django's live server.
 
 Each test gets a fresh page. `shot(name)` saves a screenshot under test-artifacts/; when a
-test fails, the page at that moment is saved too.
+test fails, the page at that moment is saved too. The pages' Content-Security-Policy holds
+here: page.wait_for_function polls with eval, which it refuses; wait on selectors or URLs.
 """
 
 from __future__ import annotations

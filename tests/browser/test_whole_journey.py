@@ -68,11 +68,10 @@ def test_it_collects_and_shows_what_a_user_asked_for(
     # Sorting is one more step in the history; Back returns to the filtered page with
     # the filters the form showed (not the ones it was first drawn with).
     page.click("th a:has-text('inputTokens')")
-    page.wait_for_function("location.search.includes('sort=inputTokens')")
+    page.wait_for_url("**sort=inputTokens**")
     page.go_back()
-    page.wait_for_function(  # the page itself is back, not only its address
-        "![...document.querySelectorAll('th')].some(th => th.textContent.includes('↑'))"
-    )
+    # The page itself is back, not only its address.
+    page.wait_for_selector("th:has-text('↑')", state="detached")
     page.wait_for_selector(f"span[title='{project['id']}']")
     assert page.input_value("select[name=preset]") == "all"
     assert page.input_value("input[name=project]") == project["id"]
