@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from django.db.models import QuerySet
@@ -30,7 +31,6 @@ from connectors.explore.table_rows import plain
 from connectors.forms import EARLIEST_TIME
 from connectors.models import Connector
 
-VERSION = "1.2"
 CHUNK = 2000  # rows read (and written as one piece) at a time
 PROVIDER = "OpenAI"
 SERVICE = "OpenAI API"
@@ -84,10 +84,12 @@ class Column:
     value: Callable[[Charge], Any]
 
 
+@lru_cache(maxsize=4096)  # a day's rows share their times
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@lru_cache(maxsize=4096)
 def billing_period(moment: datetime) -> tuple[datetime, datetime]:
     """The UTC calendar month holding `moment`: OpenAI invoices API usage monthly."""
     first = moment.astimezone(UTC).date().replace(day=1)
