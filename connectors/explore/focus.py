@@ -91,7 +91,8 @@ def _iso(moment: datetime) -> str:
 
 @lru_cache(maxsize=4096)
 def billing_period(moment: datetime) -> tuple[datetime, datetime]:
-    """The UTC calendar month holding `moment`: OpenAI invoices API usage monthly."""
+    """The UTC calendar month holding `moment` (the costs do not say which invoice a
+    charge is on)."""
     first = moment.astimezone(UTC).date().replace(day=1)
     following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
     return planner.midnight(first), planner.midnight(following)
@@ -189,7 +190,9 @@ COLUMNS: tuple[Column, ...] = (
            "The row's `quantity` (OpenAI gives it by line item only; else null)",
            _quantity),
     Column("PricingUnit", M, "String", True,
-           "The row's `quantity_unit` in FOCUS's unit format (`tokens` → `Tokens`)", _unit),
+           "The row's `quantity_unit` in FOCUS's unit format (`tokens` → `Tokens`, "
+           "`duration_seconds` → `Seconds`, `bytes` → `B`; another as OpenAI writes it)",
+           _unit),
     Column("ConsumedQuantity", C, "Decimal", True, "As PricingQuantity", _quantity),
     Column("ConsumedUnit", C, "String", True, "As PricingUnit", _unit),
     Column("Tags", C, "JSON", True,
