@@ -8,7 +8,9 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from connectors.access import posted, require_staff
@@ -54,6 +56,7 @@ class KeyForm(forms.Form):
         return moment
 
 
+@never_cache  # the answer that shows a new key must not stay in any cache
 def api_keys(request: HttpRequest) -> HttpResponse:
     require_staff(request)
     form = KeyForm(posted(request))
@@ -82,10 +85,11 @@ def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 
 def data_api(request: HttpRequest) -> HttpResponse:
     """How to read the tables: endpoint, envelope, filters, limits, examples."""
-    base = request.build_absolute_uri("/v1/resultDatabase/")
+    example = reverse("dataapi:paged", args=["completions"])
+    base = request.build_absolute_uri(example.removesuffix("completions/paged"))
     context = {
         "base": base,
-        "openapi": request.build_absolute_uri("/v1/openapi.json"),
+        "openapi": request.build_absolute_uri(reverse("dataapi:openapi")),
         "tables": tables().values(),
         "operators": OPERATORS,
         "default_size": DEFAULT_PAGE_SIZE,

@@ -31,6 +31,7 @@ def test_it_creates_a_key_shown_once_and_stores_only_its_hash(staff_client, api,
     html = response.content.decode()
     assert response.status_code == 200
     assert "shown only this once" in html
+    assert "no-store" in response["Cache-Control"]
     secret = created_secret(html)
     key = DataApiKey.objects.get(name="Finance warehouse")
     assert secret.startswith(f"dh_{key.prefix}_")

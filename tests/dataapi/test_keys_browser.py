@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 
-from tests.browser.conftest import admin_login, browser, page, pytest_runtest_makereport, shot
+from tests.browser.conftest import admin_login, browser, page, shot
 
-__all__ = ["admin_login", "browser", "page", "pytest_runtest_makereport", "shot"]
+__all__ = ["admin_login", "browser", "page", "shot"]
 
 
 def test_a_data_administrator_creates_uses_and_revokes_a_key(page, shot, live_server, admin_login):
