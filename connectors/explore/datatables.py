@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet, Sum
 
 from connectors.explore import metric_order, planner
+from connectors.explore import params as checked
 from connectors.explore.planner import midnight
 from connectors.explore.sums import Total
 from connectors.models import (
@@ -97,7 +99,7 @@ class TableQuery:
 
     @property
     def sort_column(self) -> str:
-        return self.sort.lstrip("-")
+        return self.sort.removeprefix("-")
 
     @property
     def descending(self) -> bool:
@@ -109,48 +111,71 @@ def sortable_columns(stream: UsageStream) -> list[str]:
 
 
 def parse_query(stream: UsageStream, params, today: date) -> TableQuery:
-    """Read the URL's filters; anything invalid is dropped and said in `problems`."""
+    """Read the URL's filters; anything invalid is dropped and said in `problems`.
+
+    Every value is bounded before a query sees it (see `params`): text cut short and
+    without NUL, dates within the calendar the database and Python share, a task by a
+    positive number, a sort by one of the stream's columns, a cursor only as this page
+    writes it for that column."""
     query = TableQuery(stream=stream)
+    problems = query.problems
     columns = {f.column for f in stream.dimensions}
-    query.preset = params.get("preset") or ("custom" if params.get("start") else "last30")
+    preset = checked.text(params, "preset", 20, problems, "time range")
+    query.preset = preset or ("custom" if params.get("start") else "last30")
     query.start, query.end = preset_range(query.preset, today)
     if query.preset == "custom" or query.preset not in PRESETS:
+        if query.preset != "custom":
+            problems.append(
+                f"“{checked.echo(preset)}” is not a time range; showing the dates given."
+            )
         query.preset = "custom"
-        query.start, query.end = _custom_range(params, query.problems)
+        query.start, query.end = _custom_range(params, problems)
     for name, column in DIMENSION_FILTERS.items():
-        value = (params.get(name) or "").strip()[:200]
+        value = checked.text(params, name, 200, problems, f"{name.replace('_', ' ')} filter")
         if value and column in columns:
             query.dims[column] = value
-    if "batch" in columns and params.get("batch") in ("true", "false"):
-        query.batch = params["batch"] == "true"
-    query.q = (params.get("q") or "").strip()[:100]
-    query.task_id = _int(params.get("task"))
-    sort = params.get("sort") or "-startTime"
-    if sort.lstrip("-") in sortable_columns(stream):
-        query.sort = sort
-    elif params.get("sort"):
-        query.problems.append("That column cannot be sorted; sorted by startTime instead.")
-    query.after, query.before = params.get("after", "")[:300], params.get("before", "")[:300]
+    batch = params.get("batch") or ""
+    if "batch" in columns and batch in ("true", "false"):
+        query.batch = batch == "true"
+    elif "batch" in columns and batch:
+        problems.append("BATCH is true, false or both; showing both.")
+    query.q = checked.text(params, "q", 100, problems, "search")
+    task = (params.get("task") or "").strip()
+    query.task_id = checked.positive_int(task)
+    if task and query.task_id is None:
+        problems.append(f"“{checked.echo(task)}” is not a task; showing the best task per day.")
+    query.sort = _sort(stream, params.get("sort") or "", problems)
+    kind = _kind(stream, query.sort_column)
+    cursors = [params.get(name) or "" for name in ("after", "before")]
+    if all(not c or _decode(c, kind) is not None for c in cursors):
+        query.after, query.before = cursors
+    else:
+        problems.append("That page link is not valid here; showing the first page.")
     return query
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+def _sort(stream: UsageStream, sort: str, problems: list[str]) -> str:
+    """`column` or `-column` (descending) of a sortable column; else by time, newest first."""
+    column = sort.removeprefix("-")
+    if column in sortable_columns(stream):
+        return sort
+    if sort:
+        problems.append("That column cannot be sorted; sorted by startTime instead.")
+    return "-startTime"
+
+
+def _kind(stream: UsageStream, column: str) -> str:
+    """The type of a sortable column's values: "time", or the stream field's type."""
+    if column in ("startTime", "endTime"):
+        return "time"
+    return next(f.type for f in (*stream.dimensions, *stream.metrics) if f.column == column)
 
 
 def _custom_range(params, problems: list[str]) -> tuple[datetime | None, datetime | None]:
     def day(name: str) -> datetime | None:
         text = (params.get(name) or "").strip()
-        if not text:
-            return None
-        try:
-            return midnight(date.fromisoformat(text[:10]))
-        except ValueError:
-            problems.append(f"“{text[:20]}” is not a date (YYYY-MM-DD); it was ignored.")
-            return None
+        found = checked.day(text, problems) if text else None
+        return midnight(found) if found else None
 
     start, end = day("start"), day("end")
     if end is not None:
@@ -293,16 +318,67 @@ def _encode(value: Any, pk: int) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode(cursor: str) -> tuple[Any, int] | None:
-    try:
-        value, pk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if isinstance(value, dict) and "t" in value:
-            value = datetime.fromisoformat(value["t"])
-        elif isinstance(value, dict) and "d" in value:
-            value = Decimal(value["d"])
-        return value, int(pk)
-    except (ValueError, TypeError, json.JSONDecodeError):
+CURSOR_LENGTH = 2000  # characters: a cursor holds one sort value (text up to 1,000)
+
+
+def _decode(cursor: str, kind: str) -> tuple[Any, int] | None:
+    """A cursor as `_encode` writes it for a column of `kind`: (its value, a row id).
+    None for anything else: other JSON, other types, not base64, too long."""
+    if len(cursor) > CURSOR_LENGTH:
         return None
+    try:
+        found = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, RecursionError):  # not base64, not UTF-8, not JSON, nested deep
+        return None
+    if not isinstance(found, list) or len(found) != 2:
+        return None
+    value, pk = found
+    if type(pk) is not int or not 0 < pk <= checked.LARGEST_ID:
+        return None
+    value = _cursor_value(value, kind)
+    return None if value is _INVALID else (value, pk)
+
+
+_INVALID = object()
+
+
+def _cursor_value(value: Any, kind: str) -> Any:
+    """A cursor's sort value as the column holds it, or _INVALID."""
+    if value is None:  # a row without a value in the sort column
+        return None
+    if kind == "time":
+        return _cursor_time(value)
+    if kind == "decimal":
+        text = value.get("d") if isinstance(value, dict) else None
+        try:
+            number = Decimal(text) if isinstance(text, str) and len(text) <= 100 else None
+        except ArithmeticError:  # decimal.InvalidOperation: not a number
+            number = None
+        usable = number is not None and number.is_finite() and abs(number.adjusted()) <= 40
+        return number if usable else _INVALID  # numeric(38, 18): nothing reaches 10**40
+    if kind == "int":
+        return value if type(value) is int and abs(value) <= checked.LARGEST_ID else _INVALID
+    if kind == "float":
+        finite = type(value) in (int, float) and math.isfinite(value)
+        return value if finite else _INVALID
+    if kind == "bool":
+        return value if type(value) is bool else _INVALID
+    if kind == "str":
+        plain = isinstance(value, str) and len(value) <= 1000 and checked.NUL not in value
+        return value if plain else _INVALID
+    return _INVALID
+
+
+def _cursor_time(value: Any) -> Any:
+    text = value.get("t") if isinstance(value, dict) else None
+    if not isinstance(text, str) or len(text) > 40:
+        return _INVALID
+    try:
+        moment = datetime.fromisoformat(text)
+        moment.astimezone(UTC)  # a time near the calendar's ends may have no UTC
+    except (ValueError, OverflowError):
+        return _INVALID
+    return moment if moment.tzinfo is not None else _INVALID
 
 
 @dataclass
@@ -318,7 +394,7 @@ def page(connector: Connector, rows: QuerySet, query: TableQuery, size: int = PA
     column = query.sort_column
     field_name = _field_name(rows.model, column)
     backwards = bool(query.before) and not query.after
-    cursor = _decode(query.before if backwards else query.after)
+    cursor = _decode(query.before if backwards else query.after, _kind(query.stream, column))
     descending = query.descending != backwards
     beyond = None if cursor is None else _beyond(field_name, *cursor, descending)
     if beyond is not None:

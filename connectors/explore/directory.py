@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db.models import Case, CharField, Q, QuerySet, Value, When
 
+from connectors.explore import params as checked
 from connectors.explore.table_rows import plain
 from connectors.models import ApiKeyEntry, Connector, ProjectEntry, ServiceAccountEntry, UserEntry
 
@@ -38,7 +39,16 @@ SEARCHED = ("openai_id", "name", "email", "project_id", "owner_name", "redacted_
 class Column:
     name: str  # the column as the table and the CSV name it
     field: str  # the model field (or "state")
-    kind: str  # "text", "time", "bool", "json", "state"
+    kind: str  # "text", "number", "time", "bool", "json", "state"
+
+
+KINDS = {
+    "CharField": "text",
+    "TextField": "text",
+    "DateTimeField": "time",
+    "BooleanField": "bool",
+    "JSONField": "json",
+}
 
 
 @dataclass
@@ -52,7 +62,7 @@ class DirectoryQuery:
 
     @property
     def sort_column(self) -> str:
-        return self.sort.lstrip("-")
+        return self.sort.removeprefix("-")
 
     @property
     def descending(self) -> bool:
@@ -71,34 +81,34 @@ def columns(table: str) -> list[Column]:
     for f in model._meta.concrete_fields:
         if f.name in HIDDEN:
             continue
-        kind = "time" if f.get_internal_type() == "DateTimeField" else "text"
-        if f.get_internal_type() == "BooleanField":
-            kind = "bool"
-        elif f.get_internal_type() == "JSONField":
-            kind = "json"
-        found[f.name] = Column(f.column, f.name, kind)
+        found[f.name] = Column(f.column, f.name, KINDS.get(f.get_internal_type(), "number"))
     shown = [found.pop("openai_id"), found.pop("name"), Column("state", "state", "state")]
     ours = [found.pop(f) for f in ("removed_at", "first_fetched_at", "last_fetched_at")]
     return shown + list(found.values()) + ours  # OpenAI's fields, then our bookkeeping
 
 
 def parse_query(table: str, params) -> DirectoryQuery:
+    """The URL's filters, each checked (see `params`); what cannot be used is dropped
+    and said in `problems`. A page past the last is the view's to bound."""
     query = DirectoryQuery(table)
-    query.q = (params.get("q") or "").strip()[:100]
+    query.q = checked.text(params, "q", 100, query.problems, "search")
     state = params.get("status") or ""
     if state in STATES:
         query.state = state
     elif state:
-        query.problems.append(f"“{state[:20]}” is not a state (active, archived, removed).")
+        shown = checked.echo(state)
+        query.problems.append(f"“{shown}” is not a state (active, archived, removed).")
     sort = params.get("sort") or "name"
-    if sort.lstrip("-") in {c.name for c in columns(table)}:
+    if sort.removeprefix("-") in {c.name for c in columns(table)}:
         query.sort = sort
     else:
         query.problems.append("That column cannot be sorted; sorted by name instead.")
-    try:
-        query.page = max(1, int(params.get("page") or 1))
-    except ValueError:
-        query.page = 1
+    page = (params.get("page") or "").strip()
+    number = int(page[:19]) if page.isascii() and page.isdigit() else 0  # longer: past the end
+    if number >= 1:
+        query.page = number
+    elif page:
+        query.problems.append(f"“{checked.echo(page)}” is not a page number; showing page 1.")
     return query
 
 
@@ -176,9 +186,9 @@ def shown(column: Column, value: Any, zone, project_names: dict[str, str]) -> st
     return plain(value)
 
 
-def csv_rows(connector: Connector, query: DirectoryQuery):
-    """The header and every filtered row, exact."""
+def csv_rows(connector: Connector, query: DirectoryQuery) -> list[list[str]]:
+    """The header and every filtered row, exact: read whole before the response starts
+    (a directory is small), so an export never stops after its 200."""
     cols = columns(query.table)
-    yield [c.name for c in cols]
-    for row in filtered(connector, query).iterator(chunk_size=500):
-        yield [exact(c, getattr(row, c.field)) for c in cols]
+    rows = filtered(connector, query)
+    return [[c.name for c in cols], *([exact(c, getattr(r, c.field)) for c in cols] for r in rows)]

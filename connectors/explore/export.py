@@ -14,6 +14,7 @@ as `true`/`false`, empty dimensions as empty fields, lines ending in `\\n`.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -33,20 +34,24 @@ SEND = 256 * 1024  # bytes of COPY output gathered before they are sent on
 
 
 def csv_lines(connector: Connector, query, rows: QuerySet) -> Iterator[str | bytes]:
-    """The header, every row the filters select in the query's order, and the totals."""
+    """The header, every row the filters select in the query's order, and the totals.
+
+    Planned before the response starts: the totals are summed, the directory's labels
+    read and the rows' statement made here, so whatever the request's values can make
+    fail fails before a 200 is sent; what is left to stream is reading the rows. (The
+    rows' query itself starts with the stream: a COPY in progress would hold the
+    connection that the middleware still uses after the view.)"""
     stream = query.stream
     dims = [f.column for f in stream.dimensions]
     metrics = [f.column for f in stream.metrics]
     named = _named(stream)
     header = ["startTime", "endTime", "bucketWidth", *dims, *[c[:-2] + "Name" for c in named]]
-    yield _csv([[*header, *metrics, "object", "provisional"]])
-    if by_copy(stream):
-        yield from copied(connector, query, rows)
-    else:
-        yield from written(connector, query, rows)
+    head = csv_text([[*header, *metrics, "object", "provisional"]])
     sums = datatables.totals(connector, query)
     blanks = [""] * (len(header) - 1)
-    yield _csv([["totals", *blanks, *[plain(sums.get(c)) for c in metrics], "", ""]])
+    tail = csv_text([["totals", *blanks, *[plain(sums.get(c)) for c in metrics], "", ""]])
+    body = copied(connector, query, rows) if by_copy(stream) else written(connector, query, rows)
+    return itertools.chain([head], body, [tail])
 
 
 def _named(stream: UsageStream) -> list[str]:
@@ -66,7 +71,7 @@ class _Echo:
         return text
 
 
-def _csv(lines: list[list]) -> str:
+def csv_text(lines: list[list]) -> str:
     """CSV lines ending in "\n". The csv module quotes a field holding CR or LF only
     when both are in its own line end, so it writes "\r\n" lines (quoting as Postgres
     quotes) and each line's end is swapped."""
@@ -90,11 +95,16 @@ def _columns(rows: QuerySet, stream: UsageStream) -> list[str]:
 
 
 def copied(connector: Connector, query, rows: QuerySet) -> Iterator[bytes]:
-    """The rows as Postgres writes them in CSV, gathered into pieces of about SEND bytes."""
+    """The rows as Postgres writes them in CSV, gathered into pieces of about SEND bytes.
+    The statement is made now; it runs when the first piece is asked for."""
     try:
         sql, params = _copy_sql(connector, query, rows)
     except EmptyResultSet:  # the filters can match nothing (a search without matches)
-        return
+        return iter(())
+    return _copy_out(sql, params)
+
+
+def _copy_out(sql: str, params: list) -> Iterator[bytes]:
     pending = bytearray()
     with (
         connection.wrap_database_errors,
@@ -169,7 +179,8 @@ def labels_of(connector: Connector, columns: list[str]) -> dict[str, dict[str, s
 
 
 def written(connector: Connector, query, rows: QuerySet) -> Iterator[str]:
-    """The rows read as tuples a chunk at a time, each chunk written as one piece."""
+    """The rows read as tuples a chunk at a time, each chunk written as one piece. The
+    labels are read now; the rows when the first piece is asked for."""
     stream = query.stream
     dims = [f.column for f in stream.dimensions]
     named = _named(stream)
@@ -179,14 +190,18 @@ def written(connector: Connector, query, rows: QuerySet) -> Iterator[str]:
     at = [(labels[c], 3 + dims.index(c), missing.get(c, "")) for c in named]
     shown = _shown(stream)
     found = rows.order_by(*_order(rows, query)).values_list(*_columns(rows, stream))
+    return _chunks(found, len(dims), at, shown)
+
+
+def _chunks(found: QuerySet, dim_count: int, at: list, shown) -> Iterator[str]:
     chunk: list[tuple] = []
     for row in found.iterator(chunk_size=CHUNK):
         chunk.append(row)
         if len(chunk) == CHUNK:
-            yield _chunk(chunk, len(dims), at, shown)
+            yield _chunk(chunk, dim_count, at, shown)
             chunk = []
     if chunk:
-        yield _chunk(chunk, len(dims), at, shown)
+        yield _chunk(chunk, dim_count, at, shown)
 
 
 def _shown(stream: UsageStream) -> list[tuple[int, object]]:
@@ -212,7 +227,7 @@ def _chunk(chunk: list[tuple], dim_count: int, at: list[tuple[dict, int, str]], 
         start, end = (times.get(t) or times.setdefault(t, _iso(t)) for t in row[:2])
         labels = [_known(known, row[i], missing) for known, i, missing in at]
         lines.append([start, end, *values[2:split], *labels, *values[split:]])
-    return _csv(lines)
+    return csv_text(lines)
 
 
 def _known(labels: dict[str, str], value: str | None, missing: str) -> str:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import csv
-
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 
 from connectors.explore import directory
+from connectors.explore.export import csv_text
+from connectors.explore.params import bad_request
 from connectors.models import Connector, ProjectEntry
 
 ARIA = {True: "descending", False: "ascending"}
@@ -31,6 +32,11 @@ def directory_detail(request: HttpRequest, connector: Connector, table: str) -> 
     query = directory.parse_query(table, request.GET)
     rows = directory.filtered(connector, query)
     total = rows.count()
+    pages = max(1, -(-total // directory.PAGE_SIZE))
+    if query.page > pages:
+        last = "There is 1 page" if pages == 1 else f"There are {pages} pages"
+        query.problems.append(f"{last}; showing the last.")
+        query.page = pages
     start = (query.page - 1) * directory.PAGE_SIZE
     found = list(rows[start : start + directory.PAGE_SIZE])
     columns = directory.columns(table)
@@ -64,7 +70,6 @@ def directory_detail(request: HttpRequest, connector: Connector, table: str) -> 
         }
         for row in found
     ]
-    pages = max(1, -(-total // directory.PAGE_SIZE))
     context = {
         "connector": connector,
         "table": table,
@@ -86,15 +91,16 @@ def directory_detail(request: HttpRequest, connector: Connector, table: str) -> 
     return render(request, template, context)
 
 
-class _Echo:
-    def write(self, text: str) -> str:
-        return text
-
-
-def directory_export(request: HttpRequest, connector: Connector, table: str):
-    query = directory.parse_query(table, request.GET)
-    writer = csv.writer(_Echo(), lineterminator="\n")
-    lines = (writer.writerow(row) for row in directory.csv_rows(connector, query))
+def directory_export(request: HttpRequest, connector: Connector, table: str) -> HttpResponse:
+    """The filtered directory as CSV, or a 400 page when a filter cannot be used (the
+    page number is no filter: the export holds every page)."""
+    params = request.GET.copy()
+    params.pop("page", None)
+    query = directory.parse_query(table, params)
+    if query.problems:
+        back = reverse("connectors:table-detail", args=[connector.pk, table])
+        return bad_request(request, query.problems, f"{back}?{request.GET.urlencode()}")
+    lines = (csv_text([row]) for row in directory.csv_rows(connector, query))
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{table}.csv"'
     return response

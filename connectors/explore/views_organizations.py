@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from django.http import HttpRequest, HttpResponse
@@ -9,10 +10,9 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from connectors.explore import organizations
+from connectors.explore.params import FIRST_DAY, LAST_DAY, echo
 
-# Months the page can show: from the Unix epoch OpenAI's times count from, and never
-# so late that the month after it has no date.
-FIRST_YEAR, LAST_YEAR = 1970, 9998
+MONTH = re.compile(r"\d{4}-\d{2}", re.ASCII)
 
 
 def overview_all(request: HttpRequest) -> HttpResponse:
@@ -24,16 +24,20 @@ def overview_all(request: HttpRequest) -> HttpResponse:
 
 
 def month_param(text: str, today: date) -> tuple[date, list[str]]:
-    """The month shown (`YYYY-MM`, UTC); this month when empty, invalid or to come."""
+    """The month shown (`YYYY-MM`, UTC); this month when empty, invalid or to come.
+    Months lie from the Unix epoch OpenAI's times count from to the last year whose
+    month after still has a date (see `params`)."""
     text = text.strip()[:20]
     this_month = today.replace(day=1)
     if not text:
         return this_month, []
     try:
-        month = date.fromisoformat(f"{text[:7]}-01")
+        month = date.fromisoformat(f"{text}-01") if MONTH.fullmatch(text) else None
     except ValueError:
-        return this_month, [f"“{text}” is not a month (YYYY-MM); showing this month."]
-    if not FIRST_YEAR <= month.year <= LAST_YEAR:
+        month = None
+    if month is None:
+        return this_month, [f"“{echo(text)}” is not a month (YYYY-MM); showing this month."]
+    if not FIRST_DAY <= month <= LAST_DAY:
         return this_month, [f"“{text}” is out of range; showing this month."]
     if month > this_month:
         return this_month, [f"{text[:7]} has not begun yet; showing this month."]

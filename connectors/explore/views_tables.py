@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 
 from connectors import selectors
@@ -20,6 +21,7 @@ from connectors.explore import (
     views_directory,
 )
 from connectors.explore.names import NAMED, directory_choices, missing_states, resolve
+from connectors.explore.params import bad_request
 from connectors.explore.views_directory import query_link
 from connectors.openai.streams import UsageStream
 
@@ -189,12 +191,19 @@ def coverage_words(answer: planner.Answer) -> dict[str, str]:
     }
 
 
-def table_export(request: HttpRequest, pk: int, table: str) -> StreamingHttpResponse:
+def table_export(request: HttpRequest, pk: int, table: str) -> HttpResponse:
+    """The filtered table as CSV. A filter that cannot be used refuses the export with a
+    400 page (the page itself shows the rows without it, and says so): a file must be
+    what its filters say. Everything is read and planned before the first byte, so a
+    200 once started is finished."""
     connector = connector_for(request, pk)
     if table in directory.DIRECTORY_TABLES:
         return views_directory.directory_export(request, connector, table)
     stream = stream_or_404(table)
     query = table_query(request, connector, stream)
+    if query.problems:
+        back = reverse("connectors:table-detail", args=[connector.pk, stream.table])
+        return bad_request(request, query.problems, f"{back}?{request.GET.urlencode()}")
     rows = datatables.filtered(connector, query)
     response = StreamingHttpResponse(
         export.csv_lines(connector, query, rows), content_type="text/csv; charset=utf-8"
