@@ -17,6 +17,7 @@ from typing import Any
 from django.db.models import Case, CharField, Q, QuerySet, Value, When
 
 from connectors.explore import params as checked
+from connectors.explore.export import inert
 from connectors.explore.table_rows import plain
 from connectors.models import ApiKeyEntry, Connector, ProjectEntry, ServiceAccountEntry, UserEntry
 
@@ -158,13 +159,16 @@ def counts(connector: Connector, table: str) -> dict[str, Any]:
 
 
 def exact(column: Column, value: Any) -> str:
-    """A value as the CSV writes it: times ISO 8601 UTC, JSON as JSON, numbers exact."""
+    """A value as the CSV writes it: times ISO 8601 UTC, JSON as JSON, numbers exact,
+    text that a spreadsheet would run as a formula made inert (`export.inert`)."""
     if value is None:
         return ""
     if column.kind == "time":
         return value.astimezone(UTC).isoformat()
     if column.kind == "json":
         return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    if column.kind == "text":
+        return inert(value)
     return plain(value)
 
 

