@@ -14,7 +14,7 @@ charge), and only then for the page's own choice (`answer`).
 
 from __future__ import annotations
 
-import csv
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -26,6 +26,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from connectors.explore import datatables, planner
+from connectors.explore.export import csv_text, inert
 from connectors.explore.names import names_of
 from connectors.explore.table_rows import plain
 from connectors.forms import EARLIEST_TIME
@@ -48,8 +49,6 @@ UNITS = {
     "calls": "Calls",
     "requests": "Requests",
 }
-# A text cell beginning with one of these is a formula to a spreadsheet.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -266,27 +265,33 @@ FIELDS = (
 
 
 def csv_lines(connector: Connector, query: datatables.TableQuery) -> Iterator[str]:
-    """The header, then one line per charge, oldest first: a chunk of rows at a time."""
-    yield header()
-    yield from charges_csv(connector, rows(connector, query))
+    """The header, then one line per charge, oldest first: a chunk of rows at a time.
+    The days' answer and the names are read before the response starts; only the rows
+    are read as it is sent."""
+    return itertools.chain([header()], charges_csv(connector, rows(connector, query)))
 
 
 def header() -> str:
-    return _lines([HEADER])
+    return csv_text([HEADER])
 
 
 def charges_csv(connector: Connector, found: QuerySet) -> Iterator[str]:
-    """The CSV lines of `found` (costs rows of one connector), CHUNK rows at a time."""
+    """The CSV lines of `found` (costs rows of one connector), CHUNK rows at a time; the
+    names read now, the rows when the first line is asked for."""
     labels = _labels(connector)
     ordered = found.order_by("start_time", "id").values_list(*FIELDS)
+    return _charges(connector, ordered, labels)
+
+
+def _charges(connector: Connector, ordered: QuerySet, labels: dict) -> Iterator[str]:
     chunk: list[list[str]] = []
     for row in ordered.iterator(chunk_size=CHUNK):
         chunk.append(_cells(_charge(connector, row, labels)))
         if len(chunk) == CHUNK:
-            yield _lines(chunk)
+            yield csv_text(chunk)
             chunk = []
     if chunk:
-        yield _lines(chunk)
+        yield csv_text(chunk)
 
 
 def _labels(connector: Connector) -> dict[str, dict[str, str]]:
@@ -320,23 +325,7 @@ def _cell(kind: str, value: Any) -> str:
         return _iso(value)
     if kind == "JSON":
         return json.dumps(value, separators=(",", ":"), sort_keys=True)
-    return _inert(str(value))
-
-
-def _inert(text: str) -> str:
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
-
-
-class _Echo:
-    def write(self, text: str) -> str:
-        return text
-
-
-def _lines(lines: list[list[str]]) -> str:
-    """CSV lines ending in "\n" (written with "\r\n" so that the csv module quotes a
-    field holding a lone CR, then each line's end swapped)."""
-    writer = csv.writer(_Echo(), lineterminator="\r\n")
-    return "".join(writer.writerow(line)[:-2] + "\n" for line in lines)
+    return inert(str(value))
 
 
 # --- the README's table -------------------------------------------------------------

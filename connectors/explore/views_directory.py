@@ -98,9 +98,17 @@ def directory_export(request: HttpRequest, connector: Connector, table: str) -> 
     params.pop("page", None)
     query = directory.parse_query(table, params)
     if query.problems:
-        back = reverse("connectors:table-detail", args=[connector.pk, table])
-        return bad_request(request, query.problems, f"{back}?{request.GET.urlencode()}")
+        return export_refused(request, connector, table, query.problems)
     lines = (csv_text([row]) for row in directory.csv_rows(connector, query))
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{table}.csv"'
     return response
+
+
+def export_refused(
+    request: HttpRequest, connector: Connector, table: str, problems: list[str]
+) -> HttpResponse:
+    """The 400 page of an export whose URL holds values it cannot use, linking back to
+    the table page with the same URL (which shows the rows without them, and says so)."""
+    back = reverse("connectors:table-detail", args=[connector.pk, table])
+    return bad_request(request, problems, f"{back}?{request.GET.urlencode()}")

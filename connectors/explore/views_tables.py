@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
-from django.urls import reverse
 from django.utils import timezone
 
 from connectors import selectors
@@ -21,7 +20,6 @@ from connectors.explore import (
     views_directory,
 )
 from connectors.explore.names import NAMED, directory_choices, missing_states, resolve
-from connectors.explore.params import bad_request
 from connectors.explore.views_directory import query_link
 from connectors.openai.streams import UsageStream
 
@@ -202,8 +200,7 @@ def table_export(request: HttpRequest, pk: int, table: str) -> HttpResponse:
     stream = stream_or_404(table)
     query = table_query(request, connector, stream)
     if query.problems:
-        back = reverse("connectors:table-detail", args=[connector.pk, stream.table])
-        return bad_request(request, query.problems, f"{back}?{request.GET.urlencode()}")
+        return views_directory.export_refused(request, connector, stream.table, query.problems)
     rows = datatables.filtered(connector, query)
     response = StreamingHttpResponse(
         export.csv_lines(connector, query, rows), content_type="text/csv; charset=utf-8"
@@ -212,13 +209,16 @@ def table_export(request: HttpRequest, pk: int, table: str) -> HttpResponse:
     return response
 
 
-def table_focus_export(request: HttpRequest, pk: int, table: str) -> StreamingHttpResponse:
-    """The costs table as FOCUS 1.2 (`focus`), with the page's filters and range."""
+def table_focus_export(request: HttpRequest, pk: int, table: str) -> HttpResponse:
+    """The costs table as FOCUS 1.2 (`focus`), with the page's filters and range; a
+    400 page in words for a filter it cannot use, as Export CSV answers."""
     connector = connector_for(request, pk)
     stream = stream_or_404(table)
     if stream.type != "costs":
         raise Http404("Only the costs table has a FOCUS export.")
     query = table_query(request, connector, stream)
+    if query.problems:
+        return views_directory.export_refused(request, connector, stream.table, query.problems)
     response = StreamingHttpResponse(
         focus.csv_lines(connector, query), content_type="text/csv; charset=utf-8"
     )

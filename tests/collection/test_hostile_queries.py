@@ -134,12 +134,16 @@ def test_it_pages_on_from_a_cursor_it_wrote(staff_client, collected):
         ("users", {"q": "a\x00b"}, "NUL"),
         ("apiKeys", {"status": "gone"}, "is not a state"),
         ("serviceAccounts", {"sort": "-nope"}, "cannot be sorted"),
+        ("costs-focus", {"q": "\x00"}, "NUL"),
+        ("costs-focus", {"preset": "custom", "end": "9999-12-31"}, "out of range"),
     ],
 )
 def test_it_refuses_an_export_it_cannot_make_with_a_page_in_words(
     staff_client, collected, table, hostile, words
 ):
-    response = get(staff_client, collected.connector_id, "table-export", table, **hostile)
+    table, _, focus = table.partition("-")
+    name = "table-focus-export" if focus else "table-export"
+    response = get(staff_client, collected.connector_id, name, table, **hostile)
     assert response.status_code == 400 and not response.streaming
     assert response["Content-Type"].startswith("text/html")
     html = response.content.decode()
@@ -205,6 +209,7 @@ def test_no_data_page_answers_500_or_stops_a_download_halfway(staff_client, coll
     urls.append(reverse("connectors:connector-overview", args=[pk]))
     for table in ("completions", "costs", "projects", "users", "apiKeys", "serviceAccounts"):
         urls += [reverse(f"connectors:table-{v}", args=[pk, table]) for v in ("detail", "export")]
+    urls.append(reverse("connectors:table-focus-export", args=[pk, "costs"]))
     charts = [reverse("connectors:table-charts", args=[pk, t]) for t in ("completions", "costs")]
     for params in HOSTILE:
         for url in urls:
@@ -213,7 +218,7 @@ def test_no_data_page_answers_500_or_stops_a_download_halfway(staff_client, coll
             if response.streaming:
                 text = b"".join(response.streaming_content).decode()
                 lines = list(csv.reader(io.StringIO(text, newline="")))
-                assert lines[0][0] in ("startTime", "id"), (url, params)
+                assert lines[0][0] in ("startTime", "id", "BilledCost"), (url, params)
                 if lines[0][0] == "startTime":
                     assert lines[-1][0] == "totals", (url, params)  # the end was reached
         for url in charts:
