@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "connectors.middleware.user_time_zone",
+    "connectors.middleware.admin_empty_to_field",
     # Last: turns a sign-in refused for too many failures into the login page saying so.
     "axes.middleware.AxesMiddleware",
 ]
