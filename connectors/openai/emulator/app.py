@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
-from connectors.openai.emulator.wire import Request
-
-if TYPE_CHECKING:
-    from connectors.openai.emulator.emulator import Emulator
+from connectors.openai.emulator.wire import Request, Response
 
 DROP_EXTENSION = "emulator.drop"  # set by server.py's protocol: closes the connection
 
 
-def asgi_app(emulator: Emulator):
+def asgi_app(handle: Callable[[Request], Response]):
+    """An ASGI app answering each HTTP request with `handle` (the emulator's)."""
+
     async def app(scope, receive, send) -> None:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
@@ -30,7 +29,7 @@ def asgi_app(emulator: Emulator):
             },
             await _body(receive),
         )
-        response = emulator.handle(request)
+        response = handle(request)
         if response.delay:
             await asyncio.sleep(response.delay)
         if response.drop:

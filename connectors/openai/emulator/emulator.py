@@ -8,14 +8,15 @@ clock, so one emulator can serve several organizations (one per key) at once.
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import formatdate
 from functools import lru_cache
 
 from connectors.openai.emulator import control, pages, truth
-from connectors.openai.emulator.directory import ROUTES
+from connectors.openai.emulator.app import asgi_app
+from connectors.openai.emulator.clock import Clock
+from connectors.openai.emulator.directory import ROUTES, directory_truth
 from connectors.openai.emulator.errors import (
     ApiError,
     invalid,
@@ -32,12 +33,8 @@ from connectors.openai.emulator.faults import (
     fault_error,
 )
 from connectors.openai.emulator.log import RequestLog, RequestRecord
-from connectors.openai.emulator.params import (
-    BucketQuery,
-    Params,
-    check_known,
-    parse_query,
-)
+from connectors.openai.emulator.params import Params, check_known, parse_query
+from connectors.openai.emulator.transport import EmulatorTransport
 from connectors.openai.emulator.usage import OrgData
 from connectors.openai.emulator.wire import (
     Request,
@@ -105,12 +102,14 @@ class Emulator:
         self._initial = (now, faults or FaultConfig(), dict(keys or demo_keys(seed)))
         self._lock = threading.Lock()
         self.faults = Faults()
+        self.clock = Clock()
+        self.controls = control.Controls(self.clock, self.log, self.faults, self.reset)
         self.reset()
 
     def reset(self) -> None:
         """Back to the constructor's clock, faults and keys, with an empty request log."""
         now, faults, keys = self._initial
-        self.set_now(now)
+        self.clock.set(now)
         self.faults.configure(FaultConfig(**faults.as_dict()))
         self.keys = dict(keys)
         self.log.clear()
@@ -119,15 +118,18 @@ class Emulator:
     # --- clock -----------------------------------------------------------------------
 
     def now(self) -> int:
-        return self._now if self._now is not None else int(time.time())
+        return self.clock.now()
 
     def set_now(self, moment: int | str | datetime | None) -> None:
         """Fix the clock (Unix seconds, ISO 8601 or datetime); None follows the real clock."""
-        self._now = None if moment is None else to_timestamp(moment)
+        self.clock.set(moment)
 
     def advance(self, seconds: int) -> int:
-        self._now = self.now() + int(seconds)
-        return self._now
+        return self.clock.advance(seconds)
+
+    @property
+    def finality(self) -> pages.Finality:
+        return pages.Finality(usage=self.usage_finality, costs=self.costs_finality)
 
     # --- organizations ---------------------------------------------------------------
 
@@ -143,19 +145,24 @@ class Emulator:
     def org(self, seed: int | None = None):
         return self.data(seed).org
 
-    def ground_truth(self, stream_type: str, **query) -> list[dict]:
-        """Every bucket of a query as the API answers it (see `truth.ground_truth`)."""
-        return truth.ground_truth(self, stream_type, **query)
+    def ground_truth(
+        self, stream_type: str, *, now: int | str | None = None, seed: int | None = None, **query
+    ) -> list[dict]:
+        """Every bucket of a query as the API answers it at `now` (default: the emulator's
+        clock) for the organization of `seed` (see `truth.ground_truth`)."""
+        moment = self.now() if now is None else to_timestamp(now)
+        return truth.ground_truth(self.data(seed), self.finality, stream_type, now=moment, **query)
 
     def directory_truth(self, now: int | str | None = None, seed: int | None = None) -> dict:
         """The whole directory at `now`: projects, users, keys per project, ..."""
-        return truth.directory(self, now, seed)
+        moment = self.now() if now is None else to_timestamp(now)
+        return directory_truth(self.org(seed), moment)
 
     # --- serving ---------------------------------------------------------------------
 
     def handle(self, request: Request) -> Response:
         if request.path.startswith("/_emulator/"):
-            return control.handle(self, request)
+            return control.handle(self.controls, request)
         with self._lock:
             self._number += 1
             number = self._number
@@ -198,7 +205,7 @@ class Emulator:
         stream = USAGE_ROUTES.get(path)
         if stream is not None:
             _require(grant, USAGE_SCOPE)
-            return pages.page_body(self, stream, params, now, grant.seed)
+            return pages.page_body(self.data(grant.seed), self.finality, stream, params, now)
         for pattern, handler, known in ROUTES:
             match = pattern.match(path)
             if match:
@@ -234,24 +241,16 @@ class Emulator:
         except ValueError:
             raise invalid("X-Emulator-Now", "Invalid X-Emulator-Now header.") from None
 
-    def buckets(self, query: BucketQuery, end: int, first: int, count: int, now: int, seed: int):
-        """Buckets first .. first + count - 1 of a usage or costs query, as of `now`."""
-        return pages.buckets(self, query, end, first, count, now, seed)
-
     # --- adapters --------------------------------------------------------------------
 
-    def transport(self):
+    def transport(self) -> EmulatorTransport:
         """An `httpx.BaseTransport` answering in process."""
-        from connectors.openai.emulator.transport import EmulatorTransport
-
-        return EmulatorTransport(self)
+        return EmulatorTransport(self.handle)
 
     @property
     def app(self):
         """The raw ASGI application (serve it with uvicorn)."""
-        from connectors.openai.emulator.app import asgi_app
-
-        return asgi_app(self)
+        return asgi_app(self.handle)
 
 
 def _require(grant: KeyGrant, scope: str) -> None:

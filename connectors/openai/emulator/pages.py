@@ -6,7 +6,7 @@ results and its JSON are kept: a collector re-reading history costs the emulator
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import orjson
 
@@ -22,17 +22,22 @@ from connectors.openai.emulator.params import (
     encode_cursor,
     parse_bucket_query,
 )
-from connectors.openai.emulator.usage import usage_buckets
+from connectors.openai.emulator.usage import OrgData, usage_buckets
 from connectors.openai.streams import UsageStream
-
-if TYPE_CHECKING:
-    from connectors.openai.emulator.emulator import Emulator
 
 _FINAL: dict[tuple, tuple[dict, bytes]] = {}
 _FINAL_LIMIT = 50_000
 
 
-def page_body(emulator: Emulator, stream: UsageStream, params: Params, now: int, seed: int):
+@dataclass(frozen=True)
+class Finality:
+    """How long after its end a bucket's data may still change, in seconds."""
+
+    usage: int
+    costs: int  # counted from the end of the bucket's UTC day
+
+
+def page_body(data: OrgData, finality: Finality, stream: UsageStream, params: Params, now: int):
     """The encoded JSON of one page of a usage or costs endpoint."""
     query, limit, page_start = parse_bucket_query(stream, params)
     end = now if query.end is None else query.end
@@ -43,27 +48,29 @@ def page_body(emulator: Emulator, stream: UsageStream, params: Params, now: int,
     count = max(0, min(limit, total - first))
     has_more = first + count < total
     cursor = encode_cursor(bucket_edges(query, end, first + count, 0)[0], query)
-    fragments = [encoded for _, encoded in _buckets(emulator, query, end, first, count, now, seed)]
+    fragments = [encoded for _, encoded in _buckets(data, finality, query, end, first, count, now)]
     tail = {"has_more": has_more, "next_page": cursor if has_more else None}
     return b'{"object":"page","data":[%b],%b' % (b",".join(fragments), _encode(tail)[1:])
 
 
-def buckets(emulator: Emulator, query: BucketQuery, end, first, count, now, seed) -> list[dict]:
-    return [bucket for bucket, _ in _buckets(emulator, query, end, first, count, now, seed)]
+def buckets(
+    data: OrgData, finality: Finality, query: BucketQuery, end, first, count, now
+) -> list[dict]:
+    return [bucket for bucket, _ in _buckets(data, finality, query, end, first, count, now)]
 
 
-def _buckets(emulator: Emulator, query: BucketQuery, end, first, count, now, seed):
+def _buckets(data: OrgData, finality: Finality, query: BucketQuery, end, first, count, now):
     edges = bucket_edges(query, end, first, count)
     keys = [
-        _key(seed, query, edges[i], edges[i + 1])
-        if _final(emulator, query, edges[i], edges[i + 1], now)
+        _key(data.seed, query, edges[i], edges[i + 1])
+        if _final(finality, query, edges[i], edges[i + 1], now)
         else None
         for i in range(len(edges) - 1)
     ]
     found = [_FINAL.get(key) if key else None for key in keys]
     if all(item is not None for item in found):
         return found
-    computed = _compute(emulator, query, end, first, count, now, seed)
+    computed = _compute(data, finality, query, end, first, count, now)
     for i, (key, bucket) in enumerate(zip(keys, computed, strict=True)):
         if found[i] is None:
             found[i] = (bucket, _encode(bucket))
@@ -72,18 +79,19 @@ def _buckets(emulator: Emulator, query: BucketQuery, end, first, count, now, see
     return found
 
 
-def _compute(emulator: Emulator, query: BucketQuery, end, first, count, now, seed) -> list[dict]:
-    data = emulator.data(seed)
+def _compute(
+    data: OrgData, finality: Finality, query: BucketQuery, end, first, count, now
+) -> list[dict]:
     if query.stream.type == "costs":
-        return costs_buckets(data, query, end, first, count, now, emulator.costs_finality)
+        return costs_buckets(data, query, end, first, count, now, finality.costs)
     table = data.stream(query.stream)
-    return usage_buckets(table, query, end, first, count, now, emulator.usage_finality)
+    return usage_buckets(table, query, end, first, count, now, finality.usage)
 
 
-def _final(emulator: Emulator, query: BucketQuery, start: int, stop: int, now: int) -> bool:
+def _final(finality: Finality, query: BucketQuery, start: int, stop: int, now: int) -> bool:
     if query.stream.type == "costs":
-        return start // DAY * DAY + DAY + emulator.costs_finality <= now
-    return -(-stop // MINUTE) * MINUTE + emulator.usage_finality <= now
+        return start // DAY * DAY + DAY + finality.costs <= now
+    return -(-stop // MINUTE) * MINUTE + finality.usage <= now
 
 
 def _key(seed: int, query: BucketQuery, start: int, stop: int) -> tuple:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import httpx
 
 from connectors.openai.emulator.wire import Request, Response
-
-if TYPE_CHECKING:
-    from connectors.openai.emulator.emulator import Emulator
 
 _DROPPED = "Server disconnected without sending a response."
 
@@ -29,11 +26,13 @@ def _response(request: httpx.Request, response: Response) -> httpx.Response:
 
 
 class EmulatorTransport(httpx.BaseTransport):
-    def __init__(self, emulator: Emulator) -> None:
-        self.emulator = emulator
+    """Answers each request with `handle` (the emulator's)."""
+
+    def __init__(self, handle: Callable[[Request], Response]) -> None:
+        self.handle = handle
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = self.emulator.handle(_request(request, request.read()))
+        response = self.handle(_request(request, request.read()))
         if response.delay:
             time.sleep(response.delay)
         return _response(request, response)

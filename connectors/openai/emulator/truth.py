@@ -7,30 +7,27 @@ share the data with the HTTP answers but not the paging, parsing and serialisati
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
-from connectors.openai.emulator.directory import directory_truth
+from connectors.openai.emulator.pages import Finality, buckets
 from connectors.openai.emulator.params import bucket_total, parse_bucket_query
-from connectors.openai.emulator.wire import to_timestamp
+from connectors.openai.emulator.usage import OrgData
 from connectors.openai.streams import STREAMS
-
-if TYPE_CHECKING:
-    from connectors.openai.emulator.emulator import Emulator
 
 
 def ground_truth(
-    emulator: Emulator,
+    data: OrgData,
+    finality: Finality,
     stream_type: str,
     *,
+    now: int,
     start: int,
     end: int | None = None,
     bucket_width: str = "1d",
     group_by: tuple[str, ...] | list[str] = (),
     filters: dict[str, object] | None = None,
-    now: int | str | None = None,
-    seed: int | None = None,
 ) -> list[dict]:
-    """Every bucket of a usage or costs query (all pages), as the API returns them at `now`.
+    """Every bucket of a usage or costs query (all pages) of the organization `data`,
+    as the API returns them at `now` (Unix seconds).
 
     `filters` uses the API's parameter names: {"project_ids": [...], "batch": True}.
     """
@@ -45,10 +42,8 @@ def ground_truth(
         items = values if isinstance(values, list | tuple | set | frozenset) else [values]
         params[name] = [str(v).lower() if isinstance(v, bool) else str(v) for v in items]
     query, _, _ = parse_bucket_query(STREAMS[stream_type], params)
-    moment = emulator.now() if now is None else to_timestamp(now)
-    stop = moment if end is None else end
-    count = bucket_total(query, stop)
-    return emulator.buckets(query, stop, 0, count, moment, emulator.seed if seed is None else seed)
+    stop = now if end is None else end
+    return buckets(data, finality, query, stop, 0, bucket_total(query, stop), now)
 
 
 def totals(buckets: list[dict]) -> dict[str, int | Decimal]:
@@ -69,9 +64,3 @@ def _numbers(result: dict, prefix: str = ""):
             yield prefix + name, Decimal(str(value))
         elif isinstance(value, int) and not isinstance(value, bool):
             yield prefix + name, value
-
-
-def directory(emulator: Emulator, now: int | str | None = None, seed: int | None = None) -> dict:
-    """The whole directory the API shows at `now` (see `directory.directory_truth`)."""
-    moment = emulator.now() if now is None else to_timestamp(now)
-    return directory_truth(emulator.org(seed), moment)
