@@ -13,13 +13,14 @@ page never shows a key either.
 
 from __future__ import annotations
 
-import os
 from functools import cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.views.debug import SafeExceptionReporterFilter
 from django.views.decorators.debug import sensitive_variables
+
+from datahub.local_secret import local_secret
 
 
 class SecretError(Exception):
@@ -35,17 +36,9 @@ def _fernet() -> MultiFernet:
 
 
 def _local_key() -> str:
-    path = settings.DATAHUB_ENCRYPTION_KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: two processes starting together must not write two different keys.
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return path.read_text().strip()
-        with os.fdopen(fd, "w") as handle:
-            handle.write(Fernet.generate_key().decode())
-    return path.read_text().strip()
+    return local_secret(
+        settings.DATAHUB_ENCRYPTION_KEY_FILE, lambda: Fernet.generate_key().decode()
+    )
 
 
 class SecretsHiddenReporterFilter(SafeExceptionReporterFilter):

@@ -8,11 +8,14 @@ filesystem Celery broker, so it needs nothing but Python.
 from __future__ import annotations
 
 import os
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from csp.constants import NONE, SELF
+
+from datahub.local_secret import local_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("DATAHUB_VAR_DIR") or BASE_DIR / "var").resolve()
@@ -34,12 +37,15 @@ DEBUG = envbool("DEBUG")
 DEFAULT_EXCEPTION_REPORTER_FILTER = "connectors.crypto.SecretsHiddenReporterFilter"  # DEBUG too
 # The keys shipped in .env.example and docker-compose.yml: public, so anyone could sign
 # sessions with them. With DEBUG off, the system check datahub.W001 and the web server's
-# start say so loudly (datahub/checks.py).
+# start say so loudly (datahub/checks.py). Without SECRET_KEY, the installation makes its
+# own once and keeps it in var/secret.key, as it does the encryption key.
 DEVELOPMENT_SECRET_KEYS = (
     "datahub-development-only-secret-key-change-me",
     "datahub-compose-secret-key-change-me",
 )
-SECRET_KEY = os.environ.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEYS[0]
+SECRET_KEY = os.environ.get("SECRET_KEY") or local_secret(
+    VAR_DIR / "secret.key", lambda: secrets.token_urlsafe(50)
+)
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
 

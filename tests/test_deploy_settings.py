@@ -15,6 +15,7 @@ from django.conf import settings
 from django.test import Client, override_settings
 
 ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_KEY = "datahub-development-only-secret-key-change-me"  # .env.example's
 SETTING_NAMES = (
     "DEBUG",
     "SECRET_KEY",
@@ -77,9 +78,27 @@ def test_check_deploy_is_clean_with_the_documented_production_settings(tmp_path)
 
 
 def test_check_deploy_is_not_clean_with_the_local_defaults(tmp_path):
-    result = run(["manage.py", "check", "--deploy"], tmp_path)
+    result = run(["manage.py", "check", "--deploy"], tmp_path, SECRET_KEY=SHIPPED_KEY)
     assert "security.W004" in result.stderr  # no HSTS
     assert "datahub.W001" in result.stderr  # the shipped SECRET_KEY
+
+
+def test_without_a_secret_key_the_installation_makes_its_own(tmp_path):
+    """`make run` with nothing set: a key of this installation, kept, private, no warning."""
+    script = (
+        "import django; django.setup(); from django.conf import settings as s; print(s.SECRET_KEY)"
+    )
+    env = {"DJANGO_SETTINGS_MODULE": "datahub.settings", "DEBUG": "false"}
+    first = run(["-c", script], tmp_path, **env)
+    again = run(["-c", script], tmp_path, **env)
+    assert first.returncode == 0, first.stderr
+    key = first.stdout.strip()
+    assert len(key) >= 50 and key not in settings.DEVELOPMENT_SECRET_KEYS
+    assert again.stdout.strip() == key  # kept across starts: sessions survive a restart
+    assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600
+    assert run(["-c", script], tmp_path / "elsewhere", **env).stdout.strip() != key
+    check = run(["manage.py", "check"], tmp_path, DEBUG="false")
+    assert check.returncode == 0 and "datahub.W001" not in check.stderr
 
 
 def test_the_environment_sets_https_behind_a_proxy(tmp_path):
@@ -114,7 +133,7 @@ def test_behind_the_proxy_https_is_kept_and_plain_http_redirected():
 
 
 def test_manage_py_check_warns_of_the_shipped_secret_key_with_debug_off(tmp_path):
-    result = run(["manage.py", "check"], tmp_path, DEBUG="false")
+    result = run(["manage.py", "check"], tmp_path, DEBUG="false", SECRET_KEY=SHIPPED_KEY)
     assert result.returncode == 0
     assert "datahub.W001" in result.stderr
     assert "SECRET_KEY is the development default" in result.stderr
@@ -131,7 +150,7 @@ def test_manage_py_check_is_quiet_in_development_or_with_a_key_of_its_own(tmp_pa
 
 def test_the_web_server_start_says_so_on_stderr(tmp_path):
     # gunicorn (and `make run`, which starts it) imports datahub.wsgi in each worker.
-    result = run(["-c", "import datahub.wsgi"], tmp_path, DEBUG="false")
+    result = run(["-c", "import datahub.wsgi"], tmp_path, DEBUG="false", SECRET_KEY=SHIPPED_KEY)
     assert result.returncode == 0, result.stderr
     assert "ERROR datahub SECRET_KEY is the development default" in result.stderr
     quiet = run(["-c", "import datahub.wsgi"], tmp_path, SECRET_KEY="a-key-of-this-site-only-" * 3)
