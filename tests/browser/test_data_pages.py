@@ -95,12 +95,14 @@ def test_an_analyst_picks_a_project_by_name_and_reads_numbers_for_people(
     page.wait_for_url("**project=**")
     totals = page.locator("tr.totals")
     totals.get_by_text(f"{truth['input_tokens']:,}", exact=True).wait_for()
-    new_chart = "[data-chart=chart-main]:not([data-before]) canvas"
-    page.wait_for_selector(new_chart)  # the project's chart is drawn
-    legend = page.eval_on_selector(  # the names its legend draws
-        new_chart,
-        "c => Chart.getChart(c).legend.legendItems.map(item => item.text)",
-    )
+    legend = page.wait_for_function(  # the project's chart drawn: the names its legend shows
+        """() => {
+          const canvas = document.querySelector("[data-chart=chart-main]:not([data-before])"
+                                                + " canvas");
+          const chart = canvas && Chart.getChart(canvas);
+          return chart && chart.legend.legendItems.map(item => item.text);
+        }"""
+    ).json_value()
     assert legend and "(none)" not in legend and all(legend)
     shot("project-by-name")
 
