@@ -9,6 +9,7 @@ it; an export refuses the whole request with `bad_request` before its first byte
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from django.http import HttpRequest, HttpResponse
@@ -60,7 +61,17 @@ def positive_int(value: str) -> int | None:
     return number if 1 <= number <= LARGEST_ID else None
 
 
-def bad_request(request: HttpRequest, problems: list[str], back: str = "") -> HttpResponse:
-    """A 400 page saying, in words, what in the address could not be used."""
-    context = {"problems": problems, "back": back}
+def bad_request(request: HttpRequest, lead: str, problems: list[str], back: str) -> HttpResponse:
+    """A 400 page saying, in words, what in the address could not be used: `lead`, the
+    problems, and a link `back` where they can be changed."""
+    context = {"lead": lead, "problems": problems, "back": back}
     return render(request, "400.html", context, status=400)
+
+
+# What a page says it did instead ("…; it was ignored."), which an export did not do.
+INSTEAD = re.compile(r"; (it was ignored|the range was ignored|showing [^;]*|sorted by [^;]*)\.$")
+
+
+def refused(problem: str) -> str:
+    """A page's problem as an export refusing the request says it."""
+    return INSTEAD.sub(".", problem)

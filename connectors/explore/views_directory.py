@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from connectors.explore import directory
 from connectors.explore.export import csv_text
-from connectors.explore.params import bad_request
+from connectors.explore.params import bad_request, refused
 from connectors.models import Connector, ProjectEntry
 
 ARIA = {True: "descending", False: "ascending"}
@@ -111,4 +111,7 @@ def export_refused(
     """The 400 page of an export whose URL holds values it cannot use, linking back to
     the table page with the same URL (which shows the rows without them, and says so)."""
     back = reverse("connectors:table-detail", args=[connector.pk, table])
-    return bad_request(request, problems, f"{back}?{request.GET.urlencode()}")
+    lead = "Nothing was exported: an export holds exactly what its filters ask for, and"
+    lead += " these values cannot be used."
+    said = [refused(p) for p in problems]
+    return bad_request(request, lead, said, f"{back}?{request.GET.urlencode()}")

@@ -148,6 +148,7 @@ def test_it_refuses_an_export_it_cannot_make_with_a_page_in_words(
     assert response["Content-Type"].startswith("text/html")
     html = response.content.decode()
     assert words in html and "Traceback" not in html
+    assert "Nothing was exported" in html and "was ignored" not in html  # it was not
     back = reverse("connectors:table-detail", args=[collected.connector_id, table])
     assert f'href="{back}?' in html
 
