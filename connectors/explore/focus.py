@@ -340,15 +340,18 @@ def markdown_table() -> str:
     return "\n".join(lines) + "\n"
 
 
-def connectors_csv(connectors: list[Connector], start: date | None, end: date | None):
+def connectors_csv(
+    connectors: list[Connector], start: date | None, end: date | None
+) -> Iterator[str]:
     """The header, then the FOCUS charges of each connector's costs over the UTC days
-    [start, end) (open ends: as far as collected), each day from one task."""
-    yield header()
-    stream = datatables.stream_for_table("costs")
+    [start, end) (open ends: as far as collected), each day from one task. Every
+    connector's days and names are read before the first line; its rows as it is sent."""
     if start is not None:  # no task collects before then: no day to plan
         start = max(start, EARLIEST_TIME.date())
     if start is not None and end is not None and end <= start:
-        return
+        return iter([header()])
+    stream = datatables.stream_for_table("costs")
+    parts = []
     for connector in connectors:
         query = datatables.TableQuery(
             stream,
@@ -356,4 +359,5 @@ def connectors_csv(connectors: list[Connector], start: date | None, end: date | 
             start=planner.midnight(start) if start else None,
             end=planner.midnight(end) if end else None,
         )
-        yield from charges_csv(connector, rows(connector, query))
+        parts.append(charges_csv(connector, rows(connector, query)))
+    return itertools.chain([header()], *parts)
