@@ -1,6 +1,9 @@
 """The connector catalogue: the connector types a user can add, as data.
 
-A second connector type is one entry here (plus its form and client).
+A second connector type is an entry here and much more: a package beside
+connectors/openai/ (client, registry, rows), its form and key check, and the modules that
+import connectors.openai directly today (about 20, see docs/architecture.md) taught to
+choose by the connector's kind.
 """
 
 from __future__ import annotations
