@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from connectors.models import (
@@ -20,34 +20,52 @@ from connectors.models import (
 from connectors.openai.client import BadRequestError
 from connectors.openai.collector import Fetcher, list_all
 from connectors.openai.persistence import Counts
+from connectors.openai.streams import DIRECTORY_STREAMS, SERVICE_ACCOUNTS, DirectoryStream, Field
 
 PageDone = Callable[[Counts], None]
+Shape = Callable[[dict], dict]
+
+_STREAMS = {stream.type: stream for stream in (*DIRECTORY_STREAMS, SERVICE_ACCOUNTS)}
+_FALLBACKS = {"ownerName": "owner.*.email"}  # a key's owner without a name: their email
 
 
-def _time(value: Any) -> datetime | None:
-    return datetime.fromtimestamp(value, UTC) if isinstance(value, int | float) else None
+def _shape(stream: DirectoryStream, model, scope: tuple[str, ...] = ()) -> Shape:
+    """What one listed item stores, by the registry's fields: {model field: value}. The
+    id, the object and the `scope` fields (taken from the path) are set by the caller."""
+    by_column = {f.db_column or f.name: f for f in model._meta.concrete_fields}
+    targets = [
+        (field, by_column[field.column])
+        for field in stream.fields
+        if field.api not in ("id", "object") and by_column[field.column].name not in scope
+    ]
+
+    def shape(item: dict) -> dict:
+        return {target.name: _value(item, field, target) for field, target in targets}
+
+    return shape
 
 
-def _project(item: dict) -> dict:
-    return {
-        "name": item.get("name"),
-        "created_at": _time(item.get("created_at")),
-        "archived_at": _time(item.get("archived_at")),
-        "status": item.get("status"),
-    }
+def _value(item: dict, field: Field, target) -> Any:
+    value = _get(item, field.api)
+    if not value and field.column in _FALLBACKS:
+        value = _get(item, _FALLBACKS[field.column])
+    if isinstance(target, models.DateTimeField):
+        return datetime.fromtimestamp(value, UTC) if isinstance(value, int | float) else None
+    if field.type == "bool":
+        return value if isinstance(value, bool) else None
+    if field.type == "json":
+        return _JSON[field.column](value)
+    return value
 
 
-def _user(item: dict) -> dict:
-    service = item.get("is_service_account")
-    return {
-        "name": item.get("name"),
-        "email": item.get("email"),
-        "role": item.get("role"),
-        "added_at": _time(item.get("added_at")),
-        "is_service_account": service if isinstance(service, bool) else None,
-        "api_key_last_used_at": _time(item.get("api_key_last_used_at")),
-        "projects": _projects(item.get("projects")),
-    }
+def _get(item: dict, path: str) -> Any:
+    """The value at a dotted path; "*" is the member the object's "type" names."""
+    value: Any = item
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get((value.get("type") or "") if part == "*" else part)
+    return value
 
 
 def _projects(listing: Any) -> list[dict] | None:
@@ -58,27 +76,7 @@ def _projects(listing: Any) -> list[dict] | None:
     return [{f: p.get(f) for f in fields} for p in listing["data"] if isinstance(p, dict)]
 
 
-def _api_key(item: dict) -> dict:
-    owner = item.get("owner") or {}
-    who = owner.get(owner.get("type") or "", None) or {}
-    return {
-        "name": item.get("name"),
-        "redacted_value": item.get("redacted_value"),
-        "created_at": _time(item.get("created_at")),
-        "last_used_at": _time(item.get("last_used_at")),
-        "expires_at": _time(item.get("expires_at")),
-        "owner_type": owner.get("type"),
-        "owner_id": who.get("id"),
-        "owner_name": who.get("name") or who.get("email"),
-    }
-
-
-def _service_account(item: dict) -> dict:
-    return {
-        "name": item.get("name"),
-        "role": item.get("role"),
-        "created_at": _time(item.get("created_at")),
-    }
+_JSON = {"projects": _projects}  # the directory's JSON columns, each as stored
 
 
 def _save(model, connector: Connector, items: list[dict], shape, scope: dict) -> Counts:
@@ -130,14 +128,18 @@ def _listing(fetcher, model, connector, path, params, shape, scope, done, comple
 
 def refresh_projects(fetcher: Fetcher, connector: Connector, done: PageDone, archived=True):
     params = {"include_archived": "true" if archived else "false"}
-    path = "/organization/projects"
-    return _listing(fetcher, ProjectEntry, connector, path, params, _project, {}, done, archived)
+    stream = _STREAMS["projects"]
+    shape = _shape(stream, ProjectEntry)
+    return _listing(
+        fetcher, ProjectEntry, connector, stream.path, params, shape, {}, done, archived
+    )
 
 
 def refresh_users(fetcher: Fetcher, connector: Connector, done: PageDone, emails=()) -> None:
     params = {"emails": list(emails)} if emails else {}
-    path = "/organization/users"
-    _listing(fetcher, UserEntry, connector, path, params, _user, {}, done, not emails)
+    stream = _STREAMS["users"]
+    shape = _shape(stream, UserEntry)
+    _listing(fetcher, UserEntry, connector, stream.path, params, shape, {}, done, not emails)
 
 
 def refresh_project_members(fetcher, connector, project_ids, done: PageDone) -> None:
@@ -145,13 +147,16 @@ def refresh_project_members(fetcher, connector, project_ids, done: PageDone) -> 
     archived projects (400): what was stored for them is kept as it is."""
     members = (
         # Without owner_project_access=any, OpenAI hides some enabled keys.
-        (ApiKeyEntry, "api_keys", _api_key, {"owner_project_access": "any"}),
-        (ServiceAccountEntry, "service_accounts", _service_account, {}),
+        (ApiKeyEntry, _STREAMS["api_keys"], {"owner_project_access": "any"}),
+        (ServiceAccountEntry, _STREAMS["service_accounts"], {}),
     )
+    shapes = [
+        (model, stream, _shape(stream, model, ("project_id",)), p) for model, stream, p in members
+    ]
     for project_id in project_ids:
         scope = {"project_id": project_id}
-        for model, kind, shape, params in members:
-            path = f"/organization/projects/{project_id}/{kind}"
+        for model, stream, shape, params in shapes:
+            path = stream.path.format(project_id=project_id)
             try:
                 _listing(fetcher, model, connector, path, params, shape, scope, done, True)
             except BadRequestError:

@@ -45,7 +45,9 @@ class Param:
 class Field:
     """A field of an API result and the camelCase column it lands in."""
 
-    api: str  # dotted path into the result: "amount.value"
+    # Dotted path into the result: "amount.value". A "*" stands for the member named by
+    # the object's "type": "owner.*.id" is owner.user.id for {"type": "user", "user": ...}.
+    api: str
     column: str
     type: str  # "int" | "decimal" | "float" | "str" | "bool" | "json" (directory only)
     required: bool = False
@@ -423,11 +425,29 @@ DIRECTORY_STREAMS: tuple[DirectoryStream, ...] = (
             _f("expires_at", "int"),
             _f("project_id", "str"),
             _f("owner.type", "str", column="ownerType"),
-            _f("owner.id", "str", column="ownerId"),
-            _f("owner.name", "str", column="ownerName"),
+            _f("owner.*.id", "str", column="ownerId"),
+            _f("owner.*.name", "str", column="ownerName"),
         ),
         per_project=True,
     ),
+)
+
+# Listed with each project's API keys (they own some of them); not a query type.
+SERVICE_ACCOUNTS = DirectoryStream(
+    type="service_accounts",
+    path="/organization/projects/{project_id}/service_accounts",
+    table="serviceAccounts",
+    item_object="organization.project.service_account",
+    params=(),
+    fields=(
+        _f("id", "str"),
+        _f("object", "str"),
+        _f("name", "str"),
+        _f("role", "str"),
+        _f("created_at", "int"),
+        _f("project_id", "str"),
+    ),
+    per_project=True,
 )
 
 Stream = UsageStream | DirectoryStream
