@@ -131,6 +131,44 @@ def _path(table: Table) -> dict:
     }, schema_name
 
 
+def _focus_path() -> dict:
+    def day(name: str, about: str) -> dict:
+        return {
+            "name": name,
+            "in": "query",
+            "schema": {"type": "string", "format": "date"},
+            "description": about,
+        }
+
+    return {
+        "get": {
+            "operationId": "focus_costs",
+            "summary": "The costs as FOCUS 1.2 charges (CSV), each UTC day from one task",
+            "parameters": [
+                day("start", "The first UTC day (optional)."),
+                day("end", "The first UTC day left out (optional)."),
+                {
+                    "name": "connector",
+                    "in": "query",
+                    "schema": {"type": "integer"},
+                    "description": "One connector's costs (default: all the key reads).",
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "FOCUS 1.2 columns, one charge per row.",
+                    "content": {"text/csv": {"schema": {"type": "string"}}},
+                },
+                "400": _error("A malformed parameter, said in words."),
+                "401": _error("No key, or an unknown, revoked or expired key."),
+                "404": _error("A connector the key may not read."),
+                "405": _error("Anything but GET."),
+                "429": _error("Over the key's rate limit; see Retry-After."),
+            },
+        }
+    }
+
+
 @cache
 def document() -> dict:
     paths, schemas = {}, {}
@@ -138,6 +176,7 @@ def document() -> dict:
         path, schema_name = _path(table)
         paths[f"/v1/resultDatabase/{table.name}/paged"] = path
         schemas[schema_name] = _row_schema(table)
+    paths["/v1/focus/costs"] = _focus_path()
     schemas["Error"] = {
         "type": "object",
         "properties": {"error": {"type": "string"}, "status": {"type": "integer"}},

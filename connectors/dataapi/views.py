@@ -90,6 +90,7 @@ def data_api(request: HttpRequest) -> HttpResponse:
     context = {
         "base": base,
         "openapi": request.build_absolute_uri(reverse("dataapi:openapi")),
+        "focus": request.build_absolute_uri(reverse("dataapi:focus-costs")),
         "tables": tables().values(),
         "operators": OPERATORS,
         "default_size": DEFAULT_PAGE_SIZE,

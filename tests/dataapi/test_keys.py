@@ -215,7 +215,7 @@ def test_the_settings_link_the_keys_and_the_documentation(staff_client, viewer_c
     assert reverse("connectors:api-keys") not in viewer_page
     assert reverse("connectors:data-api") in viewer_page
     docs = viewer_client.get(reverse("connectors:data-api")).content.decode()
-    for words in ("/v1/resultDatabase/", "page_size", "startswith", "pd.read_csv", "httpx"):
+    for words in ("/v1/resultDatabase/", "/v1/focus/costs", "page_size", "startswith", "httpx"):
         assert words in docs
     assert "<code>completions</code>" in docs and "<code>serviceAccounts</code>" in docs
     for template in Path(django_settings.BASE_DIR, "templates", "dataapi").glob("*.html"):

@@ -201,7 +201,8 @@ def test_it_answers_404_for_an_unknown_table(api, secret):
 def test_its_openapi_description_lists_every_table_and_column(api, transactional_db):
     document = api.get("/v1/openapi.json").json()
     paths = document["paths"]
-    assert set(paths) == {f"/v1/resultDatabase/{t}/paged" for t in tables()}
+    assert set(paths) == {f"/v1/resultDatabase/{t}/paged" for t in tables()} | {"/v1/focus/costs"}
+    assert paths["/v1/focus/costs"]["get"]["responses"]["200"]["content"].keys() == {"text/csv"}
     schemas = document["components"]["schemas"]
     for stream in USAGE_STREAMS:
         row = schemas[stream.table[0].upper() + stream.table[1:] + "Row"]["properties"]
