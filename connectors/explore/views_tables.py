@@ -47,6 +47,23 @@ def stream_or_404(table: str) -> UsageStream:
 def table_query(request: HttpRequest, connector, stream: UsageStream) -> datatables.TableQuery:
     """The URL's query, a project, user or API key given by name turned into its id."""
     query = datatables.parse_query(stream, request.GET, timezone.now().date())
+    return named(connector, query)
+
+
+def export_query(
+    request: HttpRequest, connector, stream: UsageStream
+) -> datatables.TableQuery | HttpResponse:
+    """An export's query, or the 400 page refusing a value the URL holds that the page
+    could not use. A name that matches nothing or several entries is no bad value: the
+    export then holds what the page shows (no rows, or the entry it picked)."""
+    query = datatables.parse_query(stream, request.GET, timezone.now().date())
+    if query.problems:
+        return views_directory.export_refused(request, connector, stream.table, query.problems)
+    return named(connector, query)
+
+
+def named(connector, query: datatables.TableQuery) -> datatables.TableQuery:
+    """The query with its project, user or API key filters given by name as ids."""
     for column, value in list(query.dims.items()):
         if column in NAMED:
             query.dims[column], problem = resolve(connector, column, value)
@@ -198,9 +215,9 @@ def table_export(request: HttpRequest, pk: int, table: str) -> HttpResponse:
     if table in directory.DIRECTORY_TABLES:
         return views_directory.directory_export(request, connector, table)
     stream = stream_or_404(table)
-    query = table_query(request, connector, stream)
-    if query.problems:
-        return views_directory.export_refused(request, connector, stream.table, query.problems)
+    query = export_query(request, connector, stream)
+    if isinstance(query, HttpResponse):
+        return query
     rows = datatables.filtered(connector, query)
     response = StreamingHttpResponse(
         export.csv_lines(connector, query, rows), content_type="text/csv; charset=utf-8"
@@ -216,9 +233,9 @@ def table_focus_export(request: HttpRequest, pk: int, table: str) -> HttpRespons
     stream = stream_or_404(table)
     if stream.type != "costs":
         raise Http404("Only the costs table has a FOCUS export.")
-    query = table_query(request, connector, stream)
-    if query.problems:
-        return views_directory.export_refused(request, connector, stream.table, query.problems)
+    query = export_query(request, connector, stream)
+    if isinstance(query, HttpResponse):
+        return query
     response = StreamingHttpResponse(
         focus.csv_lines(connector, query), content_type="text/csv; charset=utf-8"
     )
