@@ -492,6 +492,8 @@ def _page_rows(run: TaskRun, query: StreamQuery, page) -> Rows:
     )
 
 
+# Kept, measured by bench/collect.py --backfill: a year of 1m buckets peaks at 113.6 MB
+# (1.05x a month) with these two calls, 121 MB (1.09x) with MALLOC_ARENA_MAX=2 instead.
 _M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
 
 
