@@ -2,12 +2,12 @@
 
 Values, alike in both: times ISO 8601 in UTC, decimals exact (JSON: as strings, so no
 client rounds them through a float), booleans true/false, JSON columns as JSON; in CSV
-an empty field for no value and lines ending in \\n.
+an empty field for no value and lines ending in \\n, and a text cell that would begin a
+spreadsheet formula written with a quote first, as Export CSV writes it.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from django.http import HttpResponse
 
+from connectors.explore.export import csv_text, inert
 from connectors.explore.table_rows import plain
 
 
@@ -65,7 +66,7 @@ def _bool_cell(value: bool | None) -> str:
 
 def _writers(types: list[str]) -> list[tuple[int, Any]]:
     """(position, how to write it) of the columns the csv module would write unlike
-    JSON; text and integers it writes as they are, None as an empty field."""
+    JSON; integers it writes as they are, None as an empty field."""
     found = []
     for i, kind in enumerate(types):
         if kind == "time":
@@ -76,27 +77,21 @@ def _writers(types: list[str]) -> list[tuple[int, Any]]:
             found.append((i, _bool_cell))
         elif kind == "json":
             found.append((i, _json_cell))
+        elif kind == "str":
+            found.append((i, inert))
     return found
-
-
-class _Echo:
-    def write(self, text: str) -> str:
-        return text
 
 
 def as_csv(
     columns: list[str], types: list[str], rows: list[list], next_url: str | None
 ) -> HttpResponse:
-    """The header and the rows. The csv module quotes a field holding a lone CR only
-    when CR is in its line end: lines are written with "\r\n", then end in "\n"."""
-    writer = csv.writer(_Echo(), lineterminator="\r\n")
-    lines = [writer.writerow(columns)[:-2]]
+    """The header and the rows, written as Export CSV writes them: a text cell that a
+    spreadsheet would run as a formula is written with a quote first (`export.inert`)."""
     writers = _writers(types)
     for row in rows:  # the page's own lists: written over in place
         for i, write in writers:
             row[i] = write(row[i])
-        lines.append(writer.writerow(row)[:-2])
-    body = "\n".join(lines) + "\n"
+    body = csv_text([columns, *rows])
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     if next_url:
         response["Link"] = f'<{next_url}>; rel="next"'

@@ -231,3 +231,29 @@ def test_a_query_past_the_statement_timeout_is_a_503_in_words(api, secret, setti
     assert answer.status_code == 503
     assert answer.json()["error"].startswith("The query took too long; filter on startTime")
     assert get(api, secret, "costs").status_code == 200
+
+
+def test_its_csv_writes_a_formula_like_name_as_text(api, secret, collected):
+    """Any project member can name a project; a spreadsheet opening the CSV must not run it.
+    JSON, read by programs, keeps the name as it is."""
+    used = USAGE_TABLES["completions"].objects.exclude(projectId=None)
+    project = ProjectEntry.objects.get(openai_id=used.values_list("projectId", flat=True)[0])
+    project.name = '=HYPERLINK("http://evil.example/","open")'
+    project.save()
+    json_row = next(
+        r
+        for r in get(api, secret, "projects", page_size=10_000).json()["data"]
+        if r["id"] == project.openai_id
+    )
+    assert json_row["name"] == project.name
+    for table, id_column, name_column in (
+        ("projects", "id", "name"),
+        ("completions", "projectId", "projectName"),
+    ):
+        text = get(api, secret, table, page_size=10_000, format="csv").text
+        names = {
+            line[name_column]
+            for line in csv.DictReader(io.StringIO(text))
+            if line[id_column] == project.openai_id
+        }
+        assert names and all(n.startswith("'=HYPERLINK(") for n in names), (table, names)
