@@ -8,9 +8,9 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from connectors import services
 from connectors.collection import engine, queue
 from connectors.models import Connector
+from connectors.setup import services
 
 
 @shared_task(

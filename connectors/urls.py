@@ -1,9 +1,9 @@
 from django.urls import path
 
-from connectors import views, views_settings
 from connectors.collection import views as views_runs
 from connectors.dataapi import views as views_dataapi
 from connectors.explore import views_charts, views_organizations, views_tables
+from connectors.setup import views, views_settings
 
 app_name = "connectors"
 

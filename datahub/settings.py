@@ -34,7 +34,8 @@ def envlist(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = envbool("DEBUG")
-DEFAULT_EXCEPTION_REPORTER_FILTER = "connectors.crypto.SecretsHiddenReporterFilter"  # DEBUG too
+# Keys and secrets hidden from error reports, with DEBUG on too:
+DEFAULT_EXCEPTION_REPORTER_FILTER = "connectors.setup.crypto.SecretsHiddenReporterFilter"
 # The keys shipped in .env.example and docker-compose.yml: public, so anyone could sign
 # sessions with them. With DEBUG off, the system check datahub.W001 and the web server's
 # start say so loudly (datahub/checks.py). Without SECRET_KEY, the installation makes its

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from connectors import coverage, crypto
+from connectors import coverage
 from connectors.collection import directory, queue, ratelimit
 from connectors.models import (
     USAGE_TABLES,
@@ -50,6 +50,7 @@ from connectors.openai.prefetch import in_order
 from connectors.openai.retry import RetryPolicy
 from connectors.openai.streams import UsageStream, request_count
 from connectors.openai.writer import Prepared, column_types, prepare, write_rows
+from connectors.setup import crypto
 
 log = logging.getLogger(__name__)
 _LIBC = ctypes.CDLL("libc.so.6") if sys.platform.startswith("linux") else None

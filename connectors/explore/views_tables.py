@@ -6,7 +6,6 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict, Streaming
 from django.shortcuts import render
 from django.utils import timezone
 
-from connectors import selectors
 from connectors.access import connector_for
 from connectors.explore import (
     charts,
@@ -22,6 +21,7 @@ from connectors.explore import (
 from connectors.explore.names import NAMED, directory_choices, missing_states, resolve
 from connectors.explore.views_directory import query_link
 from connectors.openai.streams import UsageStream
+from connectors.setup import selectors
 
 
 def table_list(request: HttpRequest, pk: int) -> HttpResponse:

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from django.db import models
 
-from connectors import crypto
-from connectors.catalogue import CATALOGUE
 from connectors.collection.schedule import validate_start
 from connectors.openai.streams import QUERY_TYPES
+from connectors.setup import crypto
+from connectors.setup.catalogue import CATALOGUE
 
 
 class Connector(models.Model):

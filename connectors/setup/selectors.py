@@ -7,11 +7,11 @@ from typing import Any
 
 from django.db.models import Count, Max, QuerySet, Sum
 
-from connectors.catalogue import CATALOGUE, ConnectorType
 from connectors.explore import datatables, planner
 from connectors.models import Connector, Task
 from connectors.openai.plan import Estimate, estimate, stream_queries
 from connectors.openai.streams import UsageStream
+from connectors.setup.catalogue import CATALOGUE, ConnectorType
 
 
 def connector_list() -> QuerySet[Connector]:

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from connectors import coverage, crypto
+from connectors import coverage
 from connectors.models import Connector, Task
 from connectors.openai.client import (
     AdminClient,
@@ -22,6 +22,7 @@ from connectors.openai.client import (
     key_type_error,
 )
 from connectors.openai.retry import RetryPolicy, call_with_retries
+from connectors.setup import crypto
 
 KEY_CHECK_TIMEOUT_SECONDS = 15.0
 # A user waits on Save: 429s, 5xxs and dropped connections are retried for this long in

@@ -10,12 +10,15 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
-from connectors import selectors, services
 from connectors.access import connector_for, posted, redirect_to, require_staff, task_for
-from connectors.catalogue import CATALOGUE, categories
 from connectors.collection import queue, schedule
 from connectors.collection import views as views_runs
-from connectors.forms import (
+from connectors.models import Connector, RunTrigger, Task
+from connectors.openai.plan import params_for
+from connectors.openai.streams import QUERY_TYPES, UsageStream, streams_for
+from connectors.setup import selectors, services
+from connectors.setup.catalogue import CATALOGUE, categories
+from connectors.setup.forms import (
     ConnectorForm,
     RunEstimate,
     ScheduleForm,
@@ -25,9 +28,6 @@ from connectors.forms import (
     task_initial,
     task_pickers,
 )
-from connectors.models import Connector, RunTrigger, Task
-from connectors.openai.plan import params_for
-from connectors.openai.streams import QUERY_TYPES, UsageStream, streams_for
 
 
 def home(request: HttpRequest) -> HttpResponse:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from connectors import services
 from connectors.openai.emulator import DEMO_ADMIN_KEY
+from connectors.setup import services
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -12,12 +12,12 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 from django.urls import reverse
 
-from connectors.demo import demo_setup, demo_start
 from connectors.explore import overview
 from connectors.models import USAGE_TABLES, Connector, Task, TaskRun
 from connectors.openai.emulator import DEFAULT_SEED, Emulator, serve_in_thread
 from connectors.openai.emulator.truth import totals as truth_totals
 from connectors.openai.streams import USAGE_STREAMS
+from connectors.setup.demo import demo_setup, demo_start
 from tests.collection.conftest import epoch, run_now
 
 SEPTEMBER, OCTOBER, NOVEMBER = epoch("2026-09-01"), epoch("2026-10-01"), epoch("2026-11-01")

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from django.urls import reverse
 
-from connectors.forms import TaskForm
 from connectors.openai.streams import COSTS_API_KEY_SINCE, QUERY_TYPES
-from tests.connectors.test_task_form import minimal_data
+from connectors.setup.forms import TaskForm
+from tests.setup.test_task_form import minimal_data
 
 CUTOFF_DAY = "2025-12-06"  # COSTS_API_KEY_SINCE as a UTC date (langwatch/langwatch#7579)
 

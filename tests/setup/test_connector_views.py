@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from connectors import services
 from connectors.models import Connector, Task
 from connectors.openai.emulator import (
     DEMO_ADMIN_KEY,
@@ -13,6 +12,7 @@ from connectors.openai.emulator import (
     DEMO_PROJECT_KEY,
     DEMO_SVCACCT_KEY,
 )
+from connectors.setup import services
 
 ADD_URL = reverse("connectors:connector-add", args=["openai"])
 WRONG_ADMIN_KEY = "sk-admin-this-key-was-revoked-long-ago-9999"

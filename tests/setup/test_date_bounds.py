@@ -14,8 +14,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from connectors.forms import ScheduleForm, TaskForm
 from connectors.models import Task
+from connectors.setup.forms import ScheduleForm, TaskForm
 
 SCHEDULE = {"interval_unit": "daily", "interval_every": "1", "queue_behaviour": "skip"}
 ABSURD_TIMES = ["0001-01-01", "2019-12-31T23:59:59Z", "9999-12-31T23:59-01:00"]

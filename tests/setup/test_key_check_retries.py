@@ -3,8 +3,8 @@ within a few seconds, Retry-After honoured; a rejected key fails at once."""
 
 from __future__ import annotations
 
-from connectors import services
 from connectors.openai.emulator import DEMO_ADMIN_KEY, FaultConfig
+from connectors.setup import services
 
 WRONG_ADMIN_KEY = "sk-admin-this-key-was-revoked-long-ago-9999"
 

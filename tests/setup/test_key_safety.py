@@ -16,10 +16,10 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from django.views.debug import technical_500_response
 
-from connectors import services
 from connectors.collection import engine
 from connectors.models import Connector, RunStatus, Task, TaskRun
 from connectors.openai.emulator import DEMO_ADMIN_KEY
+from connectors.setup import services
 
 
 @dataclass

@@ -14,11 +14,11 @@ from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
 from django.views.debug import SafeExceptionReporterFilter
 
-from connectors import crypto, services, views
 from connectors.collection import engine
 from connectors.models import Connector, RunStatus, TaskRun
 from connectors.openai.client import AdminClient, OpenAIError
 from connectors.openai.emulator import DEMO_ADMIN_KEY
+from connectors.setup import crypto, services, views
 
 WRONG_KEY = "sk-admin-wrong-but-secret-key-0123456789"
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connectors.forms import MAX_LIST_ITEMS, TaskForm, section_prefixes
 from connectors.openai.plan import params_for
 from connectors.openai.streams import QUERY_TYPES, STREAMS, UsageStream
+from connectors.setup.forms import MAX_LIST_ITEMS, TaskForm, section_prefixes
 
 USAGE_PREFIXES = [t for t, s in STREAMS.items() if isinstance(s, UsageStream)]
 

@@ -10,9 +10,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from connectors.forms import LARGE_REQUESTS, TaskForm, run_estimate, task_pickers
 from connectors.models import DAILY_BY_TABLES, ApiKeyEntry, Preference, ProjectEntry, Task
 from connectors.openai.streams import STREAMS, UsageStream
+from connectors.setup.forms import LARGE_REQUESTS, TaskForm, run_estimate, task_pickers
 
 SCHEDULE = {"interval_unit": "daily", "interval_every": "1", "queue_behaviour": "skip"}
 USAGE = [t for t, s in STREAMS.items() if isinstance(s, UsageStream)]

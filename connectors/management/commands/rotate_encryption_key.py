@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from connectors import services
+from connectors.setup import services
 
 
 class Command(BaseCommand):

@@ -17,9 +17,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from connectors import crypto
-from connectors.demo import demo_setup
 from connectors.openai.emulator import DEMO_ADMIN_KEY
+from connectors.setup import crypto
+from connectors.setup.demo import demo_setup
 
 
 class Command(BaseCommand):
