@@ -30,7 +30,7 @@ from connectors.explore.export import csv_text, inert
 from connectors.explore.names import names_of
 from connectors.explore.table_rows import plain
 from connectors.models import Connector
-from connectors.setup.forms import EARLIEST_TIME
+from connectors.setup.fields import EARLIEST_TIME
 
 CHUNK = 2000  # rows read (and written as one piece) at a time
 PROVIDER = "OpenAI"

@@ -18,16 +18,11 @@ from connectors.openai.plan import params_for
 from connectors.openai.streams import QUERY_TYPES, UsageStream, streams_for
 from connectors.setup import selectors, services
 from connectors.setup.catalogue import CATALOGUE, categories
-from connectors.setup.forms import (
-    ConnectorForm,
-    RunEstimate,
-    ScheduleForm,
-    TaskForm,
-    named_params,
-    run_estimate,
-    task_initial,
-    task_pickers,
-)
+from connectors.setup.connector_form import ConnectorForm
+from connectors.setup.estimate import RunEstimate, run_estimate
+from connectors.setup.pickers import task_pickers
+from connectors.setup.schedule_form import ScheduleForm
+from connectors.setup.task_form import TaskForm, named_params, task_initial
 
 
 def home(request: HttpRequest) -> HttpResponse:

@@ -8,7 +8,7 @@ import pytest
 
 from connectors.collection.schedule import describe, next_run, upcoming
 from connectors.models import Task
-from connectors.setup.forms import ScheduleForm
+from connectors.setup.schedule_form import ScheduleForm
 
 
 def scheduled(unit: str, every: int = 1, cron: str = "", start=None) -> Task:

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from connectors.openai.streams import COSTS_API_KEY_SINCE, QUERY_TYPES
-from connectors.setup.forms import TaskForm
+from connectors.setup.task_form import TaskForm
 from tests.setup.test_task_form import minimal_data
 
 CUTOFF_DAY = "2025-12-06"  # COSTS_API_KEY_SINCE as a UTC date (langwatch/langwatch#7579)

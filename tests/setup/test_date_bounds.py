@@ -15,7 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from connectors.models import Task
-from connectors.setup.forms import ScheduleForm, TaskForm
+from connectors.setup.schedule_form import ScheduleForm
+from connectors.setup.task_form import TaskForm
 
 SCHEDULE = {"interval_unit": "daily", "interval_every": "1", "queue_behaviour": "skip"}
 ABSURD_TIMES = ["0001-01-01", "2019-12-31T23:59:59Z", "9999-12-31T23:59-01:00"]

@@ -8,7 +8,8 @@ import pytest
 
 from connectors.openai.plan import params_for
 from connectors.openai.streams import QUERY_TYPES, STREAMS, UsageStream
-from connectors.setup.forms import MAX_LIST_ITEMS, TaskForm, section_prefixes
+from connectors.setup.fields import MAX_LIST_ITEMS
+from connectors.setup.task_form import TaskForm, section_prefixes
 
 USAGE_PREFIXES = [t for t, s in STREAMS.items() if isinstance(s, UsageStream)]
 

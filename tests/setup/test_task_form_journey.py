@@ -12,7 +12,9 @@ from django.utils import timezone
 
 from connectors.models import DAILY_BY_TABLES, ApiKeyEntry, Preference, ProjectEntry, Task
 from connectors.openai.streams import STREAMS, UsageStream
-from connectors.setup.forms import LARGE_REQUESTS, TaskForm, run_estimate, task_pickers
+from connectors.setup.estimate import LARGE_REQUESTS, run_estimate
+from connectors.setup.pickers import task_pickers
+from connectors.setup.task_form import TaskForm
 
 SCHEDULE = {"interval_unit": "daily", "interval_every": "1", "queue_behaviour": "skip"}
 USAGE = [t for t, s in STREAMS.items() if isinstance(s, UsageStream)]

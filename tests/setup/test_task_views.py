@@ -190,7 +190,7 @@ def test_it_asks_before_deleting_a_task(staff_client, task):
 
 
 def test_it_shows_and_exports_parameters_in_the_forms_order(staff_client, task):
-    from connectors.setup.forms import named_params
+    from connectors.setup.task_form import named_params
 
     expected = ["type", *[name for name, _ in named_params("completions")]]
     exported = staff_client.get(reverse("connectors:task-parameters", args=[task.pk]))
