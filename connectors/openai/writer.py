@@ -26,13 +26,8 @@ from psycopg.copy import Copy, FileWriter
 from psycopg.types.json import Jsonb
 
 from connectors.openai.pages import ContractError
-from connectors.openai.persistence import (
-    KEY_COLUMNS,
-    Counts,
-    Rows,
-    check_int_ranges,
-    upsert,
-)
+from connectors.openai.persistence import KEY_COLUMNS, Counts, Rows, check_int_ranges
+from connectors.openai.upsert import upsert
 
 _STAMPS = ("firstFetchedAt", "lastFetchedAt", "lastChangedAt")
 _SAVEPOINT = "page_rows"
