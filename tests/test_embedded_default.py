@@ -22,7 +22,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(url: str, seconds: float = 60) -> httpx.Response:
+def wait_for(url: str, seconds: float = 120) -> httpx.Response:
     deadline = time.monotonic() + seconds
     while True:
         try:

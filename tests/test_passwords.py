@@ -12,8 +12,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 from django.test import Client
+
+from tests.fixtures_worker import database_url
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,14 +68,7 @@ def test_it_accepts_a_strong_datahub_admin_password(admin_env):
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    db = connection.settings_dict
-    env = (
-        os.environ
-        | env
-        | {
-            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        }
-    )
+    env = os.environ | env | {"DATABASE_URL": database_url()}
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
     )
@@ -82,8 +76,6 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.django_db(transaction=True)
 def test_it_stops_at_start_with_the_reason_and_without_the_password():
-    if connection.vendor != "postgresql":
-        pytest.skip("the command runs in another process: needs a database server")
     result = _manage(
         "ensure_admin", DATAHUB_ADMIN_USER="margaret.h", DATAHUB_ADMIN_PASSWORD="password123"
     )

@@ -167,6 +167,8 @@ def test_it_shows_the_pages_of_a_task_whose_next_run_cannot_be_computed(
 def test_it_turns_off_a_start_date_python_cannot_read_back(connector, staff_client, start):
     """Saved before the checks, such a start made every page listing tasks answer 500;
     the migration turns the schedule off, with why, and the beat tick never loads it."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite cannot store such a start: Django converts it to UTC first")
     scheduled_task(connector, "Unreadable", schedule_start=start)
     good = scheduled_task(
         connector, "Hourly", schedule_start=timezone.now() - timedelta(hours=1, minutes=1)

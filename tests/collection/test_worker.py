@@ -1,4 +1,5 @@
-"""End to end through real Celery worker processes on Redis and Postgres."""
+"""End to end through real Celery worker processes, on Redis and Postgres or on the
+embedded default (the filesystem broker and SQLite)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-import redis
-from django.conf import settings
 from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
@@ -20,6 +19,7 @@ from connectors.collection import queue as run_queue
 from connectors.models import USAGE_TABLES, RunStatus, TaskRun
 from connectors.openai.emulator import DEMO_ADMIN_KEY, FaultConfig
 from tests.collection.conftest import table_rows, truth_rows
+from tests.fixtures_worker import queued_messages
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -65,7 +65,7 @@ def test_it_runs_a_task_from_run_now_on_a_real_worker(
 def test_it_puts_only_ids_on_the_queue(queue, make_task):
     task = make_task("costs", StartTime="2026-10-01")
     with_commit = run_queue.run_enqueue(task, "manual")[0]
-    raw = redis.Redis.from_url(settings.CELERY_BROKER_URL).lrange(queue, 0, -1)
+    raw = queued_messages(queue)
     assert len(raw) == 1
     body = base64.b64decode(json.loads(raw[0])["body"])
     assert json.loads(body)[0] == [with_commit.pk]

@@ -6,31 +6,28 @@ import base64
 import json
 
 import pytest
-import redis
-from django.conf import settings
 
 from connectors import tasks
 from connectors.models import Connector
 from connectors.openai.emulator import DEMO_ADMIN_KEY
+from tests.fixtures_worker import purge_queue, queued_messages
 
 
 @pytest.fixture
-def redis_queue():
-    if not settings.CELERY_BROKER_URL.startswith("redis://"):
-        pytest.skip("needs the Redis broker (make test sets it when Redis answers)")
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.delete("celery")
-    yield client
-    client.delete("celery")
+def default_queue():
+    """The default queue, empty, on whichever broker the tests use."""
+    purge_queue("celery")
+    yield "celery"
+    purge_queue("celery")
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_queues_key_rechecks_with_ids_only(redis_queue, emulator_server):
+def test_it_queues_key_rechecks_with_ids_only(default_queue, emulator_server):
     connector = Connector(kind="openai", name="Acme", base_url=emulator_server.base_url)
     connector.set_admin_key(DEMO_ADMIN_KEY)
     connector.save()
     tasks.connectors_recheck_all()
-    messages = redis_queue.lrange("celery", 0, -1)
+    messages = queued_messages(default_queue)
     assert len(messages) == 1
     envelope = json.loads(messages[0])
     raw = messages[0] + base64.b64decode(envelope["body"])  # the body travels base64-encoded

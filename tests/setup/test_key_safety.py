@@ -234,10 +234,18 @@ def test_a_run_with_such_a_key_fails_with_the_reason(saved_before, task, caplog)
 
 @pytest.fixture
 def refusing_writes(db):
-    """Postgres refuses every write to the connectors table: an exception deep in the
+    """The database refuses every write to the connectors table: an exception deep in the
     save, after the key was checked, while the key is in the variables of the frames the
     debug page lists. (The trigger goes with the test's transaction.)"""
     with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            for event in ("INSERT", "UPDATE"):
+                cursor.execute(
+                    f"CREATE TEMP TRIGGER refuse_{event.lower()} BEFORE {event} ON "
+                    "connectors_connector BEGIN "
+                    "SELECT RAISE(ABORT, 'the connectors table refuses writes'); END"
+                )
+            return
         cursor.execute(
             "CREATE FUNCTION pg_temp.refuse_write() RETURNS trigger LANGUAGE plpgsql AS "
             "$$ BEGIN RAISE EXCEPTION 'the connectors table refuses writes'; END $$"
