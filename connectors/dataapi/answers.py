@@ -21,6 +21,7 @@ from connectors.explore.table_rows import plain
 
 
 def error(status: int, message: str, **headers: str) -> HttpResponse:
+    message = message.encode("utf-8", "backslashreplace").decode("utf-8")  # \ud800 shown so
     body = orjson.dumps({"error": message, "status": status})
     response = HttpResponse(body, status=status, content_type="application/json")
     for name, value in headers.items():

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from django.contrib.auth.decorators import login_not_required
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt
 
 from connectors.dataapi import answers, keys, limits, openapi, reads
@@ -27,7 +28,7 @@ from connectors.models import Connector, DataApiKey
 log = logging.getLogger("connectors.dataapi")
 
 PARAMETERS = {"page", "page_size", "filter", "format", "connector", "cursor"}
-MAX_PAGE = 1_000_000_000  # page x page_size stays a number Postgres can OFFSET by
+MAX_PAGE = reads.MAX_PAGE
 
 
 class BadRequestError(ValueError):
@@ -130,6 +131,13 @@ def paged(request: HttpRequest, table: str) -> HttpResponse:
     finally:
         took = _log(request, key, response, rows, started)
     response["Server-Timing"] = f"app;dur={took:.1f}"
+    return _private(response)
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    """An answer for one key only: no cache keeps it, none serves it to another key."""
+    response["Cache-Control"] = "no-store"
+    patch_vary_headers(response, ("ApiKey", "Authorization"))
     return response
 
 
@@ -227,7 +235,7 @@ def focus_costs(request: HttpRequest) -> HttpResponse:
             response = _focus(request, key)
     finally:
         _log(request, key, response, 0, started)
-    return response
+    return _private(response)
 
 
 def _focus(request: HttpRequest, key: DataApiKey) -> HttpResponse:

@@ -37,13 +37,15 @@ def parse(text: str, table: Table) -> Q:
     """The rows `text` selects, as a Q of the table's model."""
     if len(text) > MAX_LENGTH:
         raise FilterError(f"The filter is longer than {MAX_LENGTH:,} characters.")
-    try:
-        tree = json.loads(text)
+    try:  # numbers with a fraction read exactly, as a decimal column holds them
+        tree = json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as error:
         raise FilterError(
             f"The filter is not valid JSON ({error.msg} at character {error.pos + 1}). "
             'Write a condition such as ["model","=","gpt-4o"].'
         ) from None
+    except RecursionError:  # thousands of nested lists: deeper than Python reads
+        raise FilterError(f"The filter nests deeper than {MAX_DEPTH} levels.") from None
     counter = [0]
     return _expression(tree, table, depth=1, counter=counter)
 
@@ -92,6 +94,12 @@ def _condition(node: list, table: Table) -> Q:
             f"A condition is [column, operator, value]; {_show(node)} has {len(node)} items."
         )
     name, operator, value = node
+    for part in (name, operator, value):
+        if isinstance(part, str) and not unicode(part):
+            raise FilterError(
+                f"{_show(node)} holds text that is not Unicode (a lone surrogate such as "
+                "\\ud800): no column holds it."
+            )
     column = table.column(name)
     if column is None:
         raise FilterError(
@@ -143,9 +151,22 @@ def _typed(column: Column, value: Any, node: list) -> Any:
         ) from None
 
 
+def unicode(text: str) -> bool:
+    """Whether `text` can be written as UTF-8 (a JSON \\ud800 escape alone cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _int(value: Any) -> int:
     if isinstance(value, bool):
         raise TypeError
+    if isinstance(value, Decimal):
+        if not value.is_finite() or value.adjusted() > 19 or value != value.to_integral_value():
+            raise ValueError
+        value = int(value)
     if isinstance(value, float):
         if not value.is_integer():
             raise ValueError
@@ -157,16 +178,16 @@ def _int(value: Any) -> int:
 
 
 def _decimal(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise TypeError
     number = Decimal(str(value))
-    if not number.is_finite() or number.adjusted() > 38:  # beyond any column's digits
+    if not number.is_finite() or not -38 <= number.adjusted() <= 38:  # beyond any column
         raise ValueError
     return number
 
 
 def _float(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise TypeError
     number = float(value)
     if number != number or number in (float("inf"), float("-inf")):
@@ -222,5 +243,19 @@ def _kind(column: Column) -> str:
 
 
 def _show(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False)
+    """`value` as the filter wrote it, cut short; text that is not Unicode as \\u escapes."""
+    text = _written(value, 0).encode("utf-8", "backslashreplace").decode("utf-8")
     return text if len(text) <= 80 else text[:77] + "…"
+
+
+def _written(value: Any, depth: int) -> str:
+    if isinstance(value, Decimal):  # a JSON number with a fraction, as it was written
+        return str(value)
+    if isinstance(value, list | dict) and depth > MAX_DEPTH:
+        return "…"
+    if isinstance(value, list):
+        return "[" + ", ".join(_written(item, depth + 1) for item in value[:20]) + "]"
+    if isinstance(value, dict):
+        items = [f"{_written(k, depth)}: {_written(v, depth + 1)}" for k, v in value.items()]
+        return "{" + ", ".join(items[:20]) + "}"
+    return json.dumps(value, ensure_ascii=False)

@@ -58,7 +58,10 @@ def key_revoke(key: DataApiKey) -> None:
 
 def key_authenticate(presented: str) -> tuple[DataApiKey | None, str]:
     """The active key `presented` is, or (None, why not in words)."""
-    scheme, _, rest = presented.strip().partition("_")
+    presented = presented.strip()
+    if not (presented.isascii() and presented.isprintable()):  # a NUL no column can hold
+        return None, "This is not a Data API key (they start with dh_)."
+    scheme, _, rest = presented.partition("_")
     prefix, _, secret = rest.partition("_")
     if scheme != SCHEME or not prefix or not secret:
         return None, "This is not a Data API key (they start with dh_)."

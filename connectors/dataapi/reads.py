@@ -28,6 +28,9 @@ from connectors.models import Connector, Task
 TIMESTAMPTZ_OID = 1184
 DEFAULT_PAGE_SIZE = 1_000
 MAX_PAGE_SIZE = 10_000
+MAX_PAGE = 1_000_000_000  # page x page_size stays a number Postgres can OFFSET by
+MAX_CURSOR_LENGTH = 200  # characters: this API writes fewer than 60
+BIGINT = 2**63
 
 
 @dataclass
@@ -58,12 +61,16 @@ def encode_cursor(after: Any, page: int) -> str:
 
 def decode_cursor(text: str) -> tuple[int, int] | None:
     """(last key, page number) or None for a cursor this API did not write."""
+    if len(text) > MAX_CURSOR_LENGTH:
+        return None
     try:
         found = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
         after, page = found["after"], found["page"]
-    except (ValueError, TypeError, KeyError, json.JSONDecodeError):
+    except (ValueError, TypeError, KeyError, RecursionError):
         return None
-    if type(after) is not int or type(page) is not int or page < 1:
+    if type(after) is not int or type(page) is not int:
+        return None
+    if not 1 <= page <= MAX_PAGE or not -BIGINT <= after < BIGINT:
         return None
     return after, page
 

@@ -80,10 +80,27 @@ def test_it_combines_conditions_with_and_and_or_nested(api, secret, collected):
         assert ids(api, secret, "completions", condition) == expected, condition
 
 
-def test_it_answers_400_for_a_decimal_beyond_any_column(api, secret):
-    answer = get(api, secret, "costs", filter='["amountValue",">","1e999"]')
+@pytest.mark.parametrize(
+    "value, shown", [('"1e999"', '"1e999"'), ('"1e-20000"', '"1e-20000"'), ("1e-20000", "1E-20000")]
+)
+def test_it_answers_400_for_a_decimal_beyond_any_column(api, secret, value, shown):
+    answer = get(api, secret, "costs", filter=f'["amountValue",">",{value}]')
     assert answer.status_code == 400
-    assert '"1e999" is not a number, the type of amountValue' in answer.json()["error"]
+    assert f"{shown} is not a number, the type of amountValue" in answer.json()["error"]
+
+
+def test_it_reads_a_json_number_as_exactly_as_the_decimal_column_holds_it(api, secret, collected):
+    costs = list(USAGE_TABLES["costs"].objects.values())
+    stored = max((r["amountValue"] for r in costs), key=lambda v: len(str(v.normalize())))
+    written = stored - Decimal("1e-15")  # 18 decimals: a float rounds it to `stored`
+    assert Decimal(float(written)) != written
+    expected = {r["id"] for r in costs if r["amountValue"] > written}
+    as_float = {r["id"] for r in costs if r["amountValue"] > Decimal(float(written))}
+    assert stored in {r["amountValue"] for r in costs if r["id"] in expected - as_float}
+    assert ids(api, secret, "costs", ["amountValue", ">", str(written)]) == expected
+    number = f'["amountValue",">",{written}]'  # a JSON number, not a string
+    answer = get(api, secret, "costs", page_size=10_000, filter=number)
+    assert {row["id"] for row in answer.json()["data"]} == expected
 
 
 def test_it_filters_decimals_text_and_the_directory(api, secret, collected):
@@ -137,6 +154,12 @@ for _ in range(11):
         (json.dumps(DEEP), "The filter nests deeper than 10 levels."),
         ('["model","=","a\\u0000b"]', "is not text (a JSON string), the type of model"),
         ('["inputTokens",">",1e30]', "is not an integer, the type of inputTokens"),
+        ("[" * 5000 + "]" * 5000, "The filter nests deeper than 10 levels."),
+        ('["projectId","=","\\ud800"]', '"\\ud800"] holds text that is not Unicode'),
+        ('["\\ud800","=",1]', "holds text that is not Unicode (a lone surrogate such as"),
+        ('["model","\\ud800","x"]', '["model", "\\ud800", "x"] holds text that is not Unicode'),
+        ('[["model","=","a"],"\\ud800",["model","=","b"]]', 'found "\\ud800".'),
+        ('{"\\udc00": 1}', "Expected a condition [column, operator, value] or a group"),
     ],
 )
 def test_it_answers_400_in_words_for_a_malformed_filter(api, secret, text, words):

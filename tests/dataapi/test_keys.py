@@ -82,6 +82,14 @@ def test_it_answers_401_in_json_without_a_valid_key(api, transactional_db, heade
     assert words in answer.json()["error"]
 
 
+@pytest.mark.parametrize("presented", ["dh_00\x0000_secret", "dh_0000_sec\x07ret", "dh_é_x"])
+def test_it_answers_401_for_a_key_with_a_character_no_key_has(transactional_db, presented):
+    url = "/v1/resultDatabase/completions/paged"
+    answer = Client().get(url, headers={"ApiKey": presented})
+    assert answer.status_code == 401
+    assert answer.json()["error"] == "This is not a Data API key (they start with dh_)."
+
+
 def test_it_refuses_a_right_prefix_with_a_wrong_secret(api, secret):
     prefix = secret.split("_")[1]
     answer = get(api, f"dh_{prefix}_{'A' * 43}", "completions")

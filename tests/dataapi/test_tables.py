@@ -4,6 +4,7 @@ pages show them; the OpenAPI description follows the registry."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -170,6 +171,10 @@ def test_it_filters_while_reading_by_cursor(api, secret, collected):
     assert found == expected and len(found) > 5
 
 
+def cursor(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
 @pytest.mark.parametrize(
     "params, status, words",
     [
@@ -184,6 +189,10 @@ def test_it_filters_while_reading_by_cursor(api, secret, collected):
         ({"page": 10**10}, 400, "page must be from 1 to 1,000,000,000; it was 10,000,000,000."),
         ({"connector": 10**20}, 400, "connector must be from 1 to"),
         ({"connector": 999_999}, 404, "No connector 999999 for this key."),
+        ({"cursor": cursor(b"[" * 3000 + b"]" * 3000)}, 400, "This cursor was not written"),
+        ({"cursor": cursor(b'{"after":3,"page":99999999999999999999999}')}, 400, "This cursor"),
+        ({"cursor": cursor(b'{"after":3,"page":1000000001}')}, 400, "This cursor was not"),
+        ({"cursor": cursor(b'{"after":9223372036854775808,"page":2}')}, 400, "This cursor"),
     ],
 )
 def test_it_answers_bad_parameters_in_words(api, secret, params, status, words):
@@ -257,3 +266,18 @@ def test_its_csv_writes_a_formula_like_name_as_text(api, secret, collected):
             if line[id_column] == project.openai_id
         }
         assert names and all(n.startswith("'=HYPERLINK(") for n in names), (table, names)
+
+
+def test_no_cache_keeps_an_answer_or_serves_it_to_another_key(api, secret):
+    answers = [
+        get(api, secret, "completions"),
+        get(api, secret, "completions", page=0),
+        get(api, "dh_000000000000_wrong", "completions"),
+        api.get("/v1/focus/costs", headers={"ApiKey": secret}),
+        api.get("/v1/focus/costs", params={"start": "never"}, headers={"ApiKey": secret}),
+    ]
+    assert [a.status_code for a in answers] == [200, 400, 401, 200, 400]
+    for answer in answers:
+        assert answer.headers["Cache-Control"] == "no-store"
+        varies = {v.strip().lower() for v in answer.headers["Vary"].split(",")}
+        assert {"apikey", "authorization"} <= varies
