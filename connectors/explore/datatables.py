@@ -365,6 +365,7 @@ def _cursor_value(value: Any, kind: str) -> Any:
         return value if type(value) is bool else _INVALID
     if kind == "str":
         plain = isinstance(value, str) and len(value) <= 1000 and checked.NUL not in value
+        plain = plain and checked.unicode(value)
         return value if plain else _INVALID
     return _INVALID
 

@@ -34,7 +34,20 @@ def text(params, name: str, limit: int, problems: list[str], label: str) -> str:
     if NUL in value:
         problems.append(f"The {label} holds a NUL character, which no value has; it was ignored.")
         return ""
+    if not unicode(value):
+        problems.append(f"The {label} holds text that is not Unicode; it was ignored.")
+        return ""
     return value
+
+
+def unicode(value: str) -> bool:
+    """Whether `value` can be written as UTF-8, as anything stored is (a lone surrogate,
+    which a JSON \\ud800 escape makes, cannot)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def day(value: str, problems: list[str]) -> date | None:

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from connectors.access import connector_for, posted, redirect_to, require_staff, task_for
 from connectors.collection import queue, schedule
 from connectors.collection import views as views_runs
+from connectors.explore.params import positive_int
 from connectors.models import Connector, RunTrigger, Task
 from connectors.openai.plan import params_for
 from connectors.openai.streams import QUERY_TYPES, UsageStream, streams_for
@@ -208,8 +209,9 @@ def task_estimate(request: HttpRequest, connector_pk: int) -> HttpResponse:
     """The request estimate of the parameters being typed, as a fragment of the form."""
     connector = connector_for(request, connector_pk, manage=True)
     task = Task(connector=connector)
-    if request.GET.get("task", "").isdigit():
-        task = task_for(request, int(request.GET["task"]), manage=True)
+    wanted = positive_int(request.GET.get("task", ""))  # "²" is a digit, not a number
+    if wanted is not None:
+        task = task_for(request, wanted, manage=True)
         if task.connector_id != connector.pk:
             raise Http404("No such task on this connector.")
     form = _bound_task_form(request, connector, task, {}, request.POST.get("type", ""))

@@ -136,6 +136,16 @@ def estimate_params(width: str) -> dict:
     return data
 
 
+@pytest.mark.parametrize("task", ["²", "٣", "9" * 40, "-1", "x"])
+def test_it_estimates_a_new_task_for_a_task_number_it_cannot_read(staff_client, connector, task):
+    data = {"type": "completions", "completions-StartTime": "2026-01-01"}
+    data |= {"completions-EndTime": "2026-01-02", "completions-BucketWidth": "1d"}
+    url = f"{estimate_url(connector)}?task={task}"
+    response = staff_client.post(url, data, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert "1 request" in response.content.decode()
+
+
 def test_it_says_when_the_estimate_waits_for_valid_parameters(staff_client, connector):
     response = staff_client.post(estimate_url(connector), {"type": "completions"})
     assert "appears once the parameters are complete and valid" in response.content.decode()
