@@ -36,7 +36,7 @@ def envlist(name: str, default: str = "") -> list[str]:
 DEBUG = envbool("DEBUG")
 # Keys and secrets hidden from error reports, with DEBUG on too:
 DEFAULT_EXCEPTION_REPORTER_FILTER = "connectors.setup.crypto.SecretsHiddenReporterFilter"
-# The keys shipped in .env.example and docker-compose.yml: public, so anyone could sign
+# The keys .env.example and docker-compose.yml once shipped: public, so anyone could sign
 # sessions with them. With DEBUG off, the system check datahub.W001 and the web server's
 # start say so loudly (datahub/checks.py). Without SECRET_KEY, the installation makes its
 # own once and keeps it in var/secret.key, as it does the encryption key.
@@ -152,7 +152,8 @@ LOGIN_URL = "login"
 
 # Sign-in throttling (django-axes, counted in the database): after LOGIN_FAILURE_LIMIT
 # failed sign-ins for one username, or from one address, that username or address is
-# refused for LOGIN_LOCKOUT_MINUTES, counted again from each attempt made meanwhile. A
+# refused for LOGIN_LOCKOUT_MINUTES from the failure that locked it: attempts made
+# meanwhile are refused without being counted, so they cannot keep it locked. A
 # successful sign-in clears its failures. The address is the TCP peer's unless
 # TRUSTED_PROXY_COUNT reverse proxies that append to X-Forwarded-For stand in front.
 TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", "0")
@@ -160,6 +161,8 @@ AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", "5")
 AXES_COOLOFF_TIME = timedelta(minutes=envint("LOGIN_LOCKOUT_MINUTES", "15"))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_USERNAME_CALLABLE = "datahub.signin.username"
 AXES_CLIENT_IP_CALLABLE = "datahub.signin.client_ip"
 AXES_LOCKOUT_CALLABLE = "datahub.signin.locked_out"
 LOGIN_REDIRECT_URL = "connectors:connector-list"

@@ -8,6 +8,8 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+USERNAME_LENGTH = 150  # django.contrib.auth's User.username
+
 
 def client_ip(request: HttpRequest) -> str | None:
     """The address failed sign-ins are counted against.
@@ -23,6 +25,16 @@ def client_ip(request: HttpRequest) -> str | None:
     if proxies <= 0 or len(hops) < proxies:
         return request.META.get("REMOTE_ADDR")
     return hops[-proxies]
+
+
+def username(request: HttpRequest, credentials: dict | None = None) -> str | None:
+    """The username failures are counted against, cut to the longest a user can have
+    (150 characters): a longer one would not fit the failures' table."""
+    if credentials:
+        name = credentials.get(settings.AXES_USERNAME_FORM_FIELD)
+    else:
+        name = request.POST.get(settings.AXES_USERNAME_FORM_FIELD)
+    return name[:USERNAME_LENGTH] if isinstance(name, str) else name
 
 
 def lockout_minutes() -> int:

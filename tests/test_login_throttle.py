@@ -10,6 +10,7 @@ import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.core.management import call_command
+from django.db.models import F
 from django.test import Client, override_settings
 from django.urls import reverse
 
@@ -117,3 +118,31 @@ def test_an_administrator_can_lift_a_lockout_early(user):
     assert sign_in(client, "ada", "pw-ada-123", REMOTE_ADDR="198.51.100.2").status_code == 429
     call_command("axes_reset_username", "ada")  # as .env.example says
     assert sign_in(client, "ada", "pw-ada-123", REMOTE_ADDR="198.51.100.2").status_code == 302
+
+
+def earlier(seconds: int) -> None:
+    """As if `seconds` had passed: every recorded failure moved that far back."""
+    AccessAttempt.objects.update(attempt_time=F("attempt_time") - timedelta(seconds=seconds))
+
+
+@override_settings(AXES_FAILURE_LIMIT=2, AXES_COOLOFF_TIME=timedelta(minutes=1))
+def test_attempts_during_a_lockout_do_not_make_it_last_longer(user):
+    client = Client()
+    sign_in(client, "ada", "wrong")
+    sign_in(client, "ada", "wrong")
+    earlier(50)
+    assert sign_in(client, "ada", "wrong").status_code == 429  # 50 s into the lockout
+    earlier(20)  # the lockout began 70 s ago, the last attempt was 20 s ago
+    assert sign_in(client, "ada", "pw-ada-123").status_code == 302
+    assert signed_in(client)
+
+
+@pytest.mark.parametrize("page", ["login", "admin:login"])
+def test_a_username_longer_than_any_is_refused_in_words_and_counted(user, page):
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        response = client.post(reverse(page), {"username": "a" * 300, "password": "wrong"})
+        assert response.status_code in (200, 429)  # the last one locks
+        assert 'name="username"' in response.content.decode()
+    assert not signed_in(client)
+    assert sign_in(client, "ada", "pw-ada-123").status_code == 429  # the address is locked
