@@ -15,7 +15,7 @@ from django.conf import settings
 from django.test import Client, override_settings
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED_KEY = "datahub-development-only-secret-key-change-me"  # .env.example's
+SHIPPED_KEY = "datahub-development-only-secret-key-change-me"  # .env.example's, once
 SETTING_NAMES = (
     "DEBUG",
     "SECRET_KEY",
@@ -155,3 +155,19 @@ def test_the_web_server_start_says_so_on_stderr(tmp_path):
     assert "ERROR datahub SECRET_KEY is the development default" in result.stderr
     quiet = run(["-c", "import datahub.wsgi"], tmp_path, SECRET_KEY="a-key-of-this-site-only-" * 3)
     assert "SECRET_KEY is the development default" not in quiet.stderr
+
+
+def test_the_shipped_settings_hold_no_secret_key_so_each_installation_makes_its_own(tmp_path):
+    example = (ROOT / ".env.example").read_text().splitlines()
+    assert "SECRET_KEY=" in example  # empty
+    compose = (ROOT / "docker-compose.yml").read_text()
+    assert "SECRET_KEY: ${SECRET_KEY:-}\n" in compose
+    script = (
+        "import django; django.setup(); from django.conf import settings as s; print(s.SECRET_KEY)"
+    )
+    env = {"DJANGO_SETTINGS_MODULE": "datahub.settings", "DEBUG": "false", "SECRET_KEY": ""}
+    made = run(["-c", script], tmp_path, **env)  # an empty SECRET_KEY, as compose passes it
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    assert len(key) >= 50 and key not in settings.DEVELOPMENT_SECRET_KEYS
+    assert (tmp_path / "secret.key").read_text().strip() == key
