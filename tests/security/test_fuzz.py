@@ -97,7 +97,7 @@ class Fuzzed:
             attempt, response.status_code, list(response.items()), body, self.fragments
         )
         if response.status_code >= 500:
-            return problems + [_where(response)]
+            return [p for p in problems if not p.startswith("status")] + [_where(response)]
         problems += [f"the download broke after {response.status_code}: {broke}"] * bool(broke)
         if checks.refused(response.status_code, body):
             try:
@@ -109,9 +109,9 @@ class Fuzzed:
             after = client.get(response["Location"])  # the page showing what was saved
             body, _ = _body(after)
             seen = checks.findings(attempt, after.status_code, [], body, self.fragments)
-            problems += [f"then GET {response['Location']}: {p}" for p in seen]
             if after.status_code >= 500:
-                problems.append(_where(after))
+                seen = [p for p in seen if not p.startswith("status")] + [_where(after)]
+            problems += [f"then GET {response['Location']}: {p}" for p in seen]
         return problems
 
 
@@ -138,7 +138,7 @@ def _where(response) -> str:
         if str(ROOT) in f.filename and "/tests/" not in f.filename
     ]
     place = f"{Path(ours[-1].filename).relative_to(ROOT)}:{ours[-1].lineno}" if ours else "?"
-    return f"{kind.__name__}: {str(error)[:120]} at {place}"
+    return f"{response.status_code}: {kind.__name__}: {str(error)[:120]} at {place}"
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from django.contrib.auth import get_user_model
+from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test import Client
 
@@ -155,6 +156,7 @@ def missing() -> bool:
 def unseed() -> None:
     Connector.objects.filter(name=CONNECTOR_NAME).delete()
     get_user_model().objects.filter(username__in=USERS).delete()
+    Session.objects.all().delete()
 
 
 SNAPSHOT_EXCLUDED = {"django_session"}
