@@ -81,7 +81,7 @@ class Sessions:
         cookie = f"csrftoken={self.csrf}"
         if self.cookies.get(attempt.role):
             cookie += f"; sessionid={self.cookies[attempt.role]}"
-        headers = {"Cookie": cookie, **attempt.headers}
+        headers = {"Cookie": cookie, **_world.headers(attempt.role), **attempt.headers}
         if attempt.method == "POST":
             headers["Content-Type"] = "application/x-www-form-urlencoded"
             if attempt.csrf:
@@ -194,7 +194,7 @@ def main() -> int:
     world.seed(_world)
     targets = _targets(surface, hostile)
     print(f"{len(targets)} URL patterns; discovery done.", flush=True)
-    fragments = checks.key_fragments(*_world.fragments_sources())
+    fragments = checks.key_fragments(*_world.secrets())
     port = args.port or browser._free_port()
     log = Log(var / "server.log")
     server = _serve_logged(args.database_url, port, log.path)
@@ -242,6 +242,8 @@ def main() -> int:
                     reseeded, relogged = _repair(world, sessions)
                     for target in targets.values() if reseeded else ():  # the new ids
                         target.path_values = surface.path_values(target.route)
+                    if reseeded:
+                        fragments = checks.key_fragments(*_world.secrets())
                     if reseeded or relogged:  # logging in writes last_login
                         before = world.snapshot(sql)
                 if (n + 1) % 1000 == 0:

@@ -21,14 +21,16 @@ TRACEBACK_MARKERS = (
 FORM_ERROR_MARKERS = (b'class="error"', b'class="errorlist', b'class="errornote')
 
 
-def key_fragments(key: str, *ciphertexts: str, width: int = 8) -> list[str]:
-    """Pieces a page holding key material would show: every `width` characters of the
-    key (after the `sk-admin-` prefix every key shares) and of its base64, and each
-    16 characters of its ciphertext at rest."""
-    tail = key.removeprefix("sk-admin-")
+def key_fragments(keys: list[str], ciphertexts: list[str], width: int = 8) -> list[str]:
+    """Pieces a page holding key material would show: every `width` characters of each
+    key (after the prefix all keys of its kind share: `sk-admin-`, `dh_`) and of its
+    base64, and each 16 characters of a ciphertext at rest."""
     found = set()
-    for text in (tail, base64.b64encode(key.encode()).decode()):
-        found |= {text[i : i + width] for i in range(len(text) - width + 1)}
+    for key in filter(None, keys):
+        # a Data API key's prefix names it in its list: only the part after it is secret
+        tail = key.split("_", 2)[-1] if key.startswith("dh_") else key.removeprefix("sk-admin-")
+        for text in (tail, base64.b64encode(key.encode()).decode()):
+            found |= {text[i : i + width] for i in range(len(text) - width + 1)}
     for text in ciphertexts:
         found |= {text[i : i + 16] for i in range(0, len(text) - 15, 16)}
     return sorted(found)
