@@ -151,25 +151,29 @@ def _spoilt(draw: Draw, target: Target, baseline: dict[str, list[str]]) -> list[
 
 def sweep(target: Target) -> list[Attempt]:
     """Every swept hostile value in every parameter, deterministically: the i-th request
-    gives parameter j the value SWEPT[(i + j) % n], GET and POST; half into an
-    otherwise valid form (one field spoilt), half into every field at once. The
-    branching keys (QUERY TYPE) keep valid values, so every type's fields are reached.
-    As an administrator, then bogus path values; each other role, and each page of
-    Django's own admin, is sent one GET and one POST of hostile values."""
+    gives parameter j the value SWEPT[(i + j) % n], GET (every other one as htmx) and
+    POST; then the page's own form, valid but for one field given SWEPT[i] (the field
+    rotating). The branching keys (QUERY TYPE) keep valid values, so every type's fields
+    are reached. As an administrator, then bogus path values; each other role, and each
+    page of Django's own admin, is sent one GET and one POST of hostile values."""
     attempts = []
     open_to_all = "administrator" not in target.surface.closed_to
     for role in ROLES:
         swept = role == ROLES[-1] and open_to_all and not target.route.django_admin
         for method, keys in (("GET", target.surface.query), ("POST", target.surface.form)):
-            for i in range(_sweep_length(keys) if swept else 1):
-                attempt = Attempt(target.route, role, method, target.path(index=i))
-                attempt.query = _swept(target, target.surface.query, i, {})
-                if i % 2:  # the page's htmx fragment answers too
-                    attempt.headers = {"HX-Request": "true", "HX-Target": _partial(target, i)}
-                if method == "POST":
-                    baseline = target.surface.baseline if i % 2 else {}
-                    attempt.form = _swept(target, keys, i, baseline)
-                attempts.append(attempt)
+            forms: list[dict] = [{}]
+            if method == "POST" and swept and target.surface.baseline:
+                forms.append(target.surface.baseline)  # read from the first object's page
+            for baseline in forms:
+                for i in range(_sweep_length(keys) if swept else 1):
+                    where = target.path(index=0 if baseline else i)
+                    attempt = Attempt(target.route, role, method, where)
+                    attempt.query = _swept(target, target.surface.query, i, {})
+                    if i % 2:  # the page's htmx fragment answers too
+                        attempt.headers = {"HX-Request": "true", "HX-Target": _partial(target, i)}
+                    if method == "POST":
+                        attempt.form = _swept(target, keys, i, baseline)
+                    attempts.append(attempt)
     attempts += _typed(target)
     bogus = {p: fake for p, (_, fake) in target.path_values.items()}
     for i in range(max((len(v) for v in bogus.values()), default=0)):

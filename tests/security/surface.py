@@ -28,9 +28,9 @@ from django.shortcuts import resolve_url
 from django.urls import URLResolver, get_resolver, reverse
 from django.utils.datastructures import MultiValueDict
 
-from connectors.catalogue import CATALOGUE
 from connectors.explore import datatables, directory
 from connectors.openai.streams import QUERY_TYPES
+from connectors.setup.catalogue import CATALOGUE
 
 ROLES = ("anonymous", "viewer", "administrator")
 

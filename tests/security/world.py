@@ -19,9 +19,9 @@ from django.utils import timezone
 
 from connectors.collection import engine
 from connectors.dataapi import keys
-from connectors.forms import TaskForm
 from connectors.models import Connector, DataApiKey, Preference, Task, TaskRun
 from connectors.openai.emulator import DEFAULT_SEED, Emulator, serve_in_thread
+from connectors.setup.task_form import TaskForm
 
 CONNECTOR_NAME = "Fuzzed org"
 PASSWORD = "pw-fuzz-9f3k2m"
