@@ -40,11 +40,7 @@ FAST = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # logins are tried by 
 
 # The sweep's known failures whose fixes have not landed: route name → the bug. Each
 # turns the test red (strict) once fixed: then remove its line.
-KNOWN: dict[str, str] = {
-    "login": "a username over 255 characters reaches django-axes, whose AccessAttempt "
-    "username column is varchar(255): DataError, a 500 (AuthenticationForm does not "
-    "validate its username's max_length)",
-}
+KNOWN: dict[str, str] = {}
 
 
 def _params(routes, known_failures: dict[str, str]) -> list:
