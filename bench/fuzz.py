@@ -29,6 +29,7 @@ import os
 import random
 import re
 import secrets
+import shutil
 import signal
 import sys
 import tempfile
@@ -258,7 +259,11 @@ def main() -> int:
     sent = sum(statuses.values())
     _report(sent, time.monotonic() - started, statuses, routes, took, findings)
     _purge_queue()
-    return 1 if findings else 0
+    if findings:
+        print(f"The server's log, with each traceback: {log.path}")
+        return 1
+    shutil.rmtree(var)
+    return 0
 
 
 def _targets(surface, hostile) -> dict:
