@@ -45,6 +45,8 @@ def test_an_analyst_browses_the_projects_directory(
     admin_login()
     page.goto(f"{live_server.url}/connectors/{org.pk}/tables/")
     page.get_by_role("link", name="projects", exact=True).click()
+    page.wait_for_url("**/tables/projects/**")
+    page.wait_for_load_state("load")  # the STATUS filter's script is attached
     rows = page.locator("table.directory tbody tr")
     assert rows.count() == len(projects)
     assert page.locator("th[aria-sort=ascending]").inner_text().startswith("name")

@@ -36,6 +36,8 @@ def test_it_collects_and_shows_what_a_user_asked_for(
     shot("1-connector")
 
     page.click("text=Add Task")
+    page.wait_for_url("**/tasks/add/")
+    page.wait_for_load_state("load")  # htmx has taken over the QUERY TYPE select
     page.select_option("select[name=type]", "completions")
     page.wait_for_selector("input[name=completions-StartTime]")
     page.fill("input[name=name]", "October by project and model")

@@ -8,9 +8,11 @@ from decimal import Decimal
 import pytest
 
 from connectors.openai.emulator.truth import totals as truth_totals
-from tests.browser.test_data_pages import collect
+from tests.browser.test_data_pages import collect, org
 from tests.collection.conftest import epoch
 from tests.focus import rules
+
+__all__ = ["org"]  # the fixture, shared with the data pages' journeys
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
-from tests.browser.conftest import admin_login, browser, page, shot
-
-__all__ = ["admin_login", "browser", "page", "shot"]
+pytestmark = pytest.mark.browser
 
 
 def test_a_data_administrator_creates_uses_and_revokes_a_key(page, shot, live_server, admin_login):
