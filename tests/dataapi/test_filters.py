@@ -90,6 +90,10 @@ def test_it_answers_400_for_a_decimal_beyond_any_column(api, secret, value, show
 
 
 def test_it_reads_a_json_number_as_exactly_as_the_decimal_column_holds_it(api, secret, collected):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite keeps decimals as floating-point numbers: 18 digits cannot compare")
     costs = list(USAGE_TABLES["costs"].objects.values())
     stored = max((r["amountValue"] for r in costs), key=lambda v: len(str(v.normalize())))
     written = stored - Decimal("1e-15")  # 18 decimals: a float rounds it to `stored`
