@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import os
 import resource
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def configure(database_url: str) -> None:
@@ -44,3 +51,23 @@ def peak_rss_kb() -> int:
 def current_rss_kb() -> int:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * resource.getpagesize() // 1024
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(env: dict[str, str], port: int, *options: str) -> subprocess.Popen:
+    """The Data Hub under gunicorn on `port` (as `make run` serves it), once it accepts."""
+    command = [sys.executable, "-m", "gunicorn", "datahub.wsgi", "--bind", f"127.0.0.1:{port}"]
+    server = subprocess.Popen([*command, *options, "--log-level", "warning"], cwd=ROOT, env=env)
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return server
+        except OSError:
+            time.sleep(0.1)
+    server.terminate()
+    raise SystemExit("The server did not start.")

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -103,12 +102,6 @@ def _key() -> str:
     return keys.key_create("bench").secret
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _serve(database_url: str, port: int) -> subprocess.Popen:
     env = os.environ | {
         "DATABASE_URL": database_url,
@@ -116,17 +109,7 @@ def _serve(database_url: str, port: int) -> subprocess.Popen:
         "LOG_LEVEL": "WARNING",
         "DATA_API_REQUESTS_PER_MINUTE": "0",  # the bench reads as fast as it can
     }
-    command = [sys.executable, "-m", "gunicorn", "datahub.wsgi", "--bind", f"127.0.0.1:{port}"]
-    command += ["--workers", "1", "--threads", "1", "--timeout", "300", "--log-level", "warning"]
-    server = subprocess.Popen(command, cwd=ROOT, env=env)
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return server
-        except OSError:
-            time.sleep(0.1)
-    server.terminate()
-    raise SystemExit("The server did not start.")
+    return _setup.serve(env, port, "--workers", "1", "--threads", "1", "--timeout", "300")
 
 
 def _worker(master: int) -> int:
@@ -234,7 +217,7 @@ def main() -> None:
     secret = _key()
     import httpx
 
-    port = _free_port()
+    port = _setup.free_port()
     server = _serve(args.database_url, port)
     try:
         worker = _worker(server.pid)

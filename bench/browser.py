@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -98,12 +97,6 @@ def _seeded(database_url: str) -> bool:
         return False
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _connector(own: bool):
     from connectors.models import Connector
 
@@ -162,17 +155,7 @@ def _session_cookie() -> str:
 
 def _serve(database_url: str, port: int) -> subprocess.Popen:
     env = os.environ | {"DATABASE_URL": database_url, "DEBUG": ""}
-    command = [sys.executable, "-m", "gunicorn", "datahub.wsgi", "--bind", f"127.0.0.1:{port}"]
-    command += ["--workers", "2", "--threads", "4", "--log-level", "warning"]
-    server = subprocess.Popen(command, cwd=ROOT, env=env)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return server
-        except OSError:
-            time.sleep(0.1)
-    server.terminate()
-    raise SystemExit("The server did not start.")
+    return _setup.serve(env, port, "--workers", "2", "--threads", "4")
 
 
 def _warm(urls: list[str], cookie: str, times: int = 8) -> None:
@@ -247,7 +230,7 @@ def main() -> None:
         _collect_own()
     connector = _connector(own)
     cookie = _session_cookie()
-    port = args.port or _free_port()
+    port = args.port or _setup.free_port()
     server = _serve(database_url, port)
     base = f"http://127.0.0.1:{port}/connectors/{connector.pk}"
     pages = {

@@ -61,7 +61,13 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._setup import configure, create_database, current_rss_kb, peak_rss_kb  # noqa: E402
+from bench._setup import (  # noqa: E402
+    configure,
+    create_database,
+    current_rss_kb,
+    free_port,
+    peak_rss_kb,
+)
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/datahub_bench"
 SEED = 42
@@ -166,12 +172,6 @@ def _epoch(day: str) -> int:
 # --- the emulator -------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far (Linux)."""
     with open(f"/proc/{pid}/stat") as stat:
@@ -184,7 +184,7 @@ def _emulator(cpu: dict[str, float], spec: Spec) -> Iterator[str]:
     """`manage.py openai_emulator` in its own process, warmed with the collection's pages
     if the spec says so, then answering `spec.latency_ms` late; yields its base URL and
     records the CPU time it used (after the warm-up, if any) in `cpu["emulator"]`."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "manage.py", "openai_emulator", "--port", str(port)]
     command += ["--seed", str(SEED), "--now", NOW]
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}

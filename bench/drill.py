@@ -53,7 +53,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._setup import configure, create_database  # noqa: E402
+from bench._setup import configure, create_database, free_port  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/datahub_drill"
 SEED = 42
@@ -172,12 +172,6 @@ def _set_faults(port: int, config: dict[str, float]) -> None:
         answer.read()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 # --- the beat tick ------------------------------------------------------------------
 
 
@@ -293,7 +287,7 @@ class Drill:
         self.args, self.procs = args, procs
         self.base = {"latency_ms": args.latency_ms}
         self.redis = _start_redis(procs, args.redis_port)
-        self.emulator_port = _free_port()
+        self.emulator_port = free_port()
         _start_emulator(procs, self.emulator_port, args.latency_ms)
         self.workers = 1
         self.worker = _start_worker(procs, self.workers)

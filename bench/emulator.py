@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import multiprocessing
 import random
-import socket
 import statistics
 import sys
 import time
@@ -26,6 +25,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._setup import free_port  # noqa: E402
 from connectors.openai.emulator import DEMO_ADMIN_KEY, Emulator, serve  # noqa: E402
 
 NOW = 1793491200  # 2026-11-01T00:00:00Z
@@ -36,12 +36,6 @@ HEADERS = {"Authorization": f"Bearer {DEMO_ADMIN_KEY}"}
 
 def _serve(port: int) -> None:
     serve(Emulator(now=NOW), "127.0.0.1", port, log_level="warning")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _request(rng: random.Random, fresh: bool) -> tuple[str, dict]:
@@ -125,7 +119,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="per phase")
     parser.add_argument("--clients", type=int, default=16)
     args = parser.parse_args()
-    port = _free_port()
+    port = free_port()
     server = multiprocessing.Process(target=_serve, args=(port,), daemon=True)
     server.start()
     base_url = f"http://127.0.0.1:{port}/v1"

@@ -196,7 +196,7 @@ def main() -> int:
     targets = _targets(surface, hostile)
     print(f"{len(targets)} URL patterns; discovery done.", flush=True)
     fragments = checks.key_fragments(*_world.secrets())
-    port = args.port or browser._free_port()
+    port = args.port or _setup.free_port()
     log = Log(var / "server.log")
     server = _serve_logged(args.database_url, port, log.path)
     sessions = Sessions()

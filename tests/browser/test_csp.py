@@ -8,12 +8,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from connectors.collection import engine
 from connectors.models import Connector, RunStatus, RunTrigger, Task, TaskRun
-from connectors.openai.emulator import DEMO_ADMIN_KEY
+from tests.browser.test_data_pages import org
+
+__all__ = ["org"]  # the fixture, shared with the data pages' journeys
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -37,17 +38,6 @@ def refused(page) -> list[str]:
     )
     page.on("pageerror", lambda error: seen.append(f"script error: {error}"))
     return seen
-
-
-@pytest.fixture
-def org(emulator_server) -> Connector:
-    settings.OPENAI_RETRY_BASE_SECONDS = 0.01
-    connector = Connector(
-        kind="openai", name="Acme org", base_url=emulator_server.base_url, requests_per_minute=0
-    )
-    connector.set_admin_key(DEMO_ADMIN_KEY)
-    connector.save()
-    return connector
 
 
 def collect(connector: Connector, query_type: str, **parameters) -> Task:
