@@ -32,50 +32,16 @@ def directory_detail(request: HttpRequest, connector: Connector, table: str) -> 
     query = directory.parse_query(table, request.GET)
     rows = directory.filtered(connector, query)
     total = rows.count()
-    pages = max(1, -(-total // directory.PAGE_SIZE))
-    if query.page > pages:
-        last = "There is 1 page" if pages == 1 else f"There are {pages} pages"
-        query.problems.append(f"{last}; showing the last.")
-        query.page = pages
+    pages = _last_page(query, total)
     start = (query.page - 1) * directory.PAGE_SIZE
     found = list(rows[start : start + directory.PAGE_SIZE])
     columns = directory.columns(table)
-    zone = timezone.get_current_timezone()
-    projects = dict(
-        ProjectEntry.objects.filter(connector=connector).values_list("openai_id", "name")
-    )
-    headers = []
-    for c in columns:
-        here = query.sort_column == c.name
-        sort = f"-{c.name}" if here and not query.descending else c.name
-        headers.append(
-            {
-                "name": c.name,
-                "href": query_link(request.GET, sort=sort, page=None),
-                "aria": ARIA[query.descending] if here else "none",
-                "arrow": ("↓" if query.descending else "↑") if here else "",
-                "time": c.kind == "time",
-            }
-        )
-    body = [
-        {
-            "state": row.state,
-            "cells": [
-                {
-                    "text": directory.shown(c, getattr(row, c.field), zone, projects),
-                    "kind": c.kind,
-                }
-                for c in columns
-            ],
-        }
-        for row in found
-    ]
     context = {
         "connector": connector,
         "table": table,
         "query": query,
-        "headers": headers,
-        "rows": body,
+        "headers": _headers(request.GET, query, columns),
+        "rows": _body(connector, columns, found),
         "total": total,
         "states": directory.STATES,
         "removed_word": "deleted" if table == "apiKeys" else "removed",
@@ -89,6 +55,52 @@ def directory_detail(request: HttpRequest, connector: Connector, table: str) -> 
     if request.htmx and request.htmx.target == "table-data":
         template += "#table-data"
     return render(request, template, context)
+
+
+def _last_page(query: directory.DirectoryQuery, total: int) -> int:
+    """The number of pages; a page past the last shows the last, and says so."""
+    pages = max(1, -(-total // directory.PAGE_SIZE))
+    if query.page > pages:
+        last = "There is 1 page" if pages == 1 else f"There are {pages} pages"
+        query.problems.append(f"{last}; showing the last.")
+        query.page = pages
+    return pages
+
+
+def _headers(params: QueryDict, query: directory.DirectoryQuery, columns) -> list[dict]:
+    """Each column's header: its sort link (a second click reverses) and aria-sort."""
+    headers = []
+    for c in columns:
+        here = query.sort_column == c.name
+        sort = f"-{c.name}" if here and not query.descending else c.name
+        headers.append(
+            {
+                "name": c.name,
+                "href": query_link(params, sort=sort, page=None),
+                "aria": ARIA[query.descending] if here else "none",
+                "arrow": ("↓" if query.descending else "↑") if here else "",
+                "time": c.kind == "time",
+            }
+        )
+    return headers
+
+
+def _body(connector: Connector, columns, found: list) -> list[dict]:
+    """The page's rows as cells shown in the user's time zone, projects by name."""
+    zone = timezone.get_current_timezone()
+    projects = dict(
+        ProjectEntry.objects.filter(connector=connector).values_list("openai_id", "name")
+    )
+    return [
+        {
+            "state": row.state,
+            "cells": [
+                {"text": directory.shown(c, getattr(row, c.field), zone, projects), "kind": c.kind}
+                for c in columns
+            ],
+        }
+        for row in found
+    ]
 
 
 def directory_export(request: HttpRequest, connector: Connector, table: str) -> HttpResponse:
