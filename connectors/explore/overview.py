@@ -60,23 +60,14 @@ def month_spend(
     this_days = {d for d in answered if d >= start}
     last_days = answered - this_days
     complete = planner.days_in(previous, end) <= whole
-    pairs = [
-        (d, previous + (d - start))
-        for d in sorted(whole & this_days)
-        if previous + (d - start) < start and previous + (d - start) in whole
-    ]
-    if complete:
-        compared_this, compared_last = sorted(this_days), sorted(last_days)
-    else:
-        compared_this, compared_last = [p[0] for p in pairs], [p[1] for p in pairs]
-    this_cmp = sum((per_day.get(d, Decimal(0)) for d in compared_this), Decimal(0))
-    last_cmp = sum((per_day.get(d, Decimal(0)) for d in compared_last), Decimal(0))
+    compared_this, compared_last = _compared(start, previous, whole, this_days, last_days, complete)
+    this_cmp, last_cmp = _sum(per_day, compared_this), _sum(per_day, compared_last)
     tomorrow = today + timedelta(days=1)
     return {
         "month": start,
         "previous": previous,
-        "this": sum((per_day.get(d, Decimal(0)) for d in this_days), Decimal(0)),
-        "last": sum((per_day.get(d, Decimal(0)) for d in last_days), Decimal(0)),
+        "this": _sum(per_day, this_days),
+        "last": _sum(per_day, last_days),
         "answered": answer.answered,
         "answer": answer,
         "this_missing": _gaps(start, min(end, tomorrow), answered),
@@ -94,6 +85,25 @@ def month_spend(
         "this_compared": this_cmp,
         "last_compared": last_cmp,
     }
+
+
+def _compared(
+    start: date, previous: date, whole: set[date], this_days: set, last_days: set, complete: bool
+) -> tuple[list[date], list[date]]:
+    """The days the change compares: every day of both months when both are complete,
+    else day k of this month against day k of the month before, where both are whole."""
+    if complete:
+        return sorted(this_days), sorted(last_days)
+    pairs = [
+        (d, previous + (d - start))
+        for d in sorted(whole & this_days)
+        if previous + (d - start) < start and previous + (d - start) in whole
+    ]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def _sum(per_day: dict[date, Decimal], days) -> Decimal:
+    return sum((per_day.get(d, Decimal(0)) for d in days), Decimal(0))
 
 
 def _daily_amounts(costs: QuerySet) -> tuple[dict[date, Decimal], set[date]]:
