@@ -21,8 +21,8 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from psycopg.pq import Format
 
-from connectors.dataapi.tables import Table, name_column
-from connectors.explore.names import NAMED, missing_states, names_of
+from connectors.dataapi.tables import Table
+from connectors.explore.names import NAMED, missing_states, name_column, names_of
 from connectors.models import Connector, Task
 
 TIMESTAMPTZ_OID = 1184

@@ -18,7 +18,7 @@ from django.db.models import Case, CharField, Value, When
 
 from connectors.explore import directory
 from connectors.explore.datatables import usage_streams
-from connectors.explore.names import NAMED
+from connectors.explore.names import NAMED, name_column
 from connectors.models import USAGE_TABLES
 
 
@@ -89,11 +89,6 @@ def _stored(field: models.Field, about: str = "") -> Column:
 
 def _derived(name: str, about: str) -> Column:
     return Column(name, "", "str", filterable=False, about=about)
-
-
-def name_column(column: str) -> str:
-    """`projectId` → `projectName`, as the table pages and Export CSV call it."""
-    return column[:-2] + "Name"
 
 
 _OURS = ("first_fetched_at", "last_fetched_at", "last_changed_at", "extra")

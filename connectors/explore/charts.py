@@ -38,7 +38,7 @@ from connectors.explore.names import NAMED, names_of
 from connectors.explore.planner import midnight
 from connectors.explore.sums import Total
 from connectors.models import Connector
-from connectors.openai.streams import WIDTH_SECONDS, UsageStream
+from connectors.openai.streams import COLUMNS, WIDTH_SECONDS, UsageStream
 
 TOP = 10
 STACKED = 8  # series drawn in a stacked chart; the others are summed as "Other"
@@ -46,21 +46,17 @@ MAX_POINTS = 400
 GRAINS = (("minute", 60), ("hour", 3600), ("day", 86400))
 REQUESTS = "numModelRequests"
 NONE_LABEL = "(none)"
-LABELS = {
-    "projectId": "project",
-    "userId": "user",
-    "apiKeyId": "API key",
-    "model": "model",
-    "lineItem": "line item",
-    "amountValue": "cost (USD)",
-    "numModelRequests": "requests",
-}
+
+
+def column_label(column: str) -> str:
+    """A column in words, as the charts name it: the registry's label."""
+    return COLUMNS[column].label
 
 
 def metric_label(metrics: tuple[str, ...]) -> str:
     if metrics == ("inputTokens", "outputTokens"):
         return "tokens (input + output)"
-    return " + ".join(LABELS.get(m, m) for m in metrics)
+    return " + ".join(column_label(m) for m in metrics)
 
 
 # --- one bucket width, and the grain of the time axis ---------------------------------
@@ -167,7 +163,7 @@ def over_time(
                     column[i] += value
             if n_provisional:
                 provisional[i] = True
-        series = [{"key": m, "name": LABELS.get(m, m), "y": values[m]} for m in metrics]
+        series = [{"key": m, "name": column_label(m), "y": values[m]} for m in metrics]
     slots = [_aware(s) if isinstance(s, datetime) else midnight(s) for s in at]
     # Days are UTC days; hours and minutes are shown in the user's zone, named on hover.
     zone = UTC if found.grain == "day" else timezone.get_current_timezone()
@@ -253,7 +249,7 @@ def top(
 def none_label(column: str | None) -> str:
     """The name of the rows without a value of `column`: OpenAI sent none (usage outside
     any project, a cost line without a project), never an unlabelled bar."""
-    return f"no {LABELS.get(column, column)}" if column else NONE_LABEL
+    return f"no {column_label(column)}" if column else NONE_LABEL
 
 
 def labels(connector: Connector, column: str | None, keys: list) -> dict[Any, str]:
@@ -279,7 +275,7 @@ def split_options(stream: UsageStream) -> dict[str, str]:
     """What the main chart can be stacked by: URL value → dimension column (or metrics)."""
     dims = {f.column for f in stream.dimensions}
     wanted = ("projectId", "lineItem") if stream.type == "costs" else ("model", "projectId")
-    options = {LABELS[c].replace(" ", "_"): c for c in wanted if c in dims}
+    options = {COLUMNS[c].filter: c for c in wanted if c in dims}  # as its filter names it
     if len(stream.main_metrics) > 1:
         options["metric"] = ""
     return options
@@ -311,7 +307,10 @@ def table_charts(
             if not column or datatables.answer(connector, query, column).answered
         }
     split = split if split in options else next(iter(options), "")
-    choices = [(value, LABELS.get(column, "input / output")) for value, column in options.items()]
+    choices = [
+        (value, column_label(column) if column else "input / output")
+        for value, column in options.items()
+    ]
     result = {"split": split, "split_choices": choices, "charts": []}
     if found is None:
         return result
@@ -327,19 +326,19 @@ def table_charts(
     for column in ("projectId", "model", "userId", "lineItem"):
         if column in dims:
             items = top(connector, found.summed(column), column, metrics)
-            title = f"Top {LABELS[column]}s by {label}"
+            title = f"Top {column_label(column)}s by {label}"
             charts.append(chart_spec(f"chart-top-{column}", title, "top", metrics, items=items))
     return result | {"charts": charts}
 
 
 def _over_time_chart(connector, found: Buckets, chart_id: str, label: str, metrics, by):
     title = f"{label[0].upper()}{label[1:]} per {found.grain}"
-    title += f" by {LABELS.get(by, by)}" if by else ""
+    title += f" by {column_label(by)}" if by else ""
     data = over_time(connector, found, metrics, by)
     return chart_spec(chart_id, title, "stack", metrics, **data)
 
 
 def chart_spec(chart_id: str, title: str, kind: str, metrics: tuple[str, ...], **data) -> dict:
     """One chart as its template draws it: id, title, kind (stack or top), unit, data."""
-    unit = "$" if metrics == ("amountValue",) else ""
+    unit = "$" if all(COLUMNS[m].unit == "USD" for m in metrics) else ""
     return {"id": chart_id, "title": title, "kind": kind, "unit": unit, **data}

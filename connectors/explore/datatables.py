@@ -19,19 +19,12 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 
 from connectors.explore import metric_order, planner
 from connectors.explore import params as checked
+from connectors.explore.names import named_like
 from connectors.explore.planner import midnight
 from connectors.explore.sums import Total
-from connectors.models import (
-    DAILY_BY_TABLES,
-    DAILY_TABLES,
-    USAGE_TABLES,
-    ApiKeyEntry,
-    Connector,
-    ProjectEntry,
-    UserEntry,
-)
+from connectors.models import DAILY_BY_TABLES, DAILY_TABLES, USAGE_TABLES, Connector
 from connectors.models.tables import NUMERIC, by_dimensions
-from connectors.openai.streams import STREAMS, UsageStream
+from connectors.openai.streams import DIMENSIONS, STREAMS, UsageStream
 
 PAGE_SIZE = 50
 PRESETS = {
@@ -41,14 +34,9 @@ PRESETS = {
     "last_month": "Last month",
     "all": "All time",
 }
-# URL parameter → the dimension column it filters.
+# URL parameter → the dimension column its text filter keeps (batch has its own choice).
 DIMENSION_FILTERS = {
-    "project": "projectId",
-    "user": "userId",
-    "api_key": "apiKeyId",
-    "model": "model",
-    "line_item": "lineItem",
-    "service_tier": "serviceTier",
+    f.filter: f.column for f in DIMENSIONS.values() if f.filter and f.type == "str"
 }
 
 
@@ -261,23 +249,13 @@ def _text_match(connector: Connector, query: TableQuery) -> Q:
     return match
 
 
-def _named(connector: Connector, text: str) -> dict[str, QuerySet]:
-    """The ids of the directory entries named like `text`, per column."""
-    entries = {
-        "projectId": ProjectEntry.objects.filter(name__icontains=text),
-        "userId": UserEntry.objects.filter(Q(name__icontains=text) | Q(email__icontains=text)),
-        "apiKeyId": ApiKeyEntry.objects.filter(name__icontains=text),
-    }
-    return {c: e.filter(connector=connector).values("openai_id") for c, e in entries.items()}
-
-
 def _text_scan(connector: Connector, query: TableQuery) -> Q:
     """Free text on a table without rollups (costs): matched row by row."""
     columns = {f.column for f in query.stream.dimensions if f.type == "str"}
     match = Q()
     for column in columns:
         match |= Q(**{f"{column}__icontains": query.q})
-    for column, ids in _named(connector, query.q).items():
+    for column, ids in named_like(connector, query.q).items():
         if column in columns:
             match |= Q(**{f"{column}__in": ids})
     return match
@@ -290,7 +268,7 @@ def text_matches(connector: Connector, query: TableQuery) -> dict[str, list[str]
         return None
     if query.matches is None:
         columns = by_dimensions(query.stream)
-        named = _named(connector, query.q)
+        named = named_like(connector, query.q)
         wanted = Q(pk__in=[])
         for column in columns:
             like = Q(**{f"{column}__icontains": query.q})

@@ -27,7 +27,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from connectors.explore import datatables
-from connectors.explore.names import NAMED, Name, missing_states, names_of
+from connectors.explore.names import NAMED, Name, missing_states, name_column, names_of
 from connectors.explore.table_rows import plain
 from connectors.models import Connector
 from connectors.openai.streams import UsageStream
@@ -50,7 +50,7 @@ def csv_lines(connector: Connector, query, rows: QuerySet) -> Iterator[str | byt
     dims = [f.column for f in stream.dimensions]
     metrics = [f.column for f in stream.metrics]
     named = _named(stream)
-    header = ["startTime", "endTime", "bucketWidth", *dims, *[c[:-2] + "Name" for c in named]]
+    header = ["startTime", "endTime", "bucketWidth", *dims, *[name_column(c) for c in named]]
     head = csv_text([[*header, *metrics, "object", "provisional"]])
     sums = datatables.totals(connector, query)
     blanks = [""] * (len(header) - 1)

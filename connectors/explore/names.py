@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import connection
+from django.db.models import Q, QuerySet
 
 from connectors.models import USAGE_TABLES, ApiKeyEntry, Connector, ProjectEntry, UserEntry
+from connectors.openai.streams import COLUMNS, DIMENSIONS
 
 
 @dataclass(frozen=True)
@@ -21,8 +23,14 @@ class Name:
         return f"{self.text} ({self.state})" if self.state else self.text
 
 
-# The usage columns whose ids the directory names.
-NAMED = ("projectId", "userId", "apiKeyId")
+# The usage columns whose ids the directory names → the directory stream that names them.
+NAMED = {f.column: f.directory for f in DIMENSIONS.values() if f.directory}
+
+
+def name_column(column: str) -> str:
+    """`projectId` → `projectName`: the name of a NAMED column's ids, as the table pages,
+    Export CSV and the Data API call it."""
+    return column.removesuffix("Id") + "Name"
 
 
 def missing_states(connector: Connector) -> dict[str, str]:
@@ -52,9 +60,10 @@ def names_of(
 
     One query for all three directories (a `UNION ALL`), not one each: a table page asks
     for its names on every request."""
-    found: dict[str, dict[str, Name]] = {column: {} for column in _SOURCES}
+    found: dict[str, dict[str, Name]] = {column: {} for column in NAMED}
     parts, params = [], []
-    for column, (model, email, archived) in _SOURCES.items():
+    for column, directory in NAMED.items():
+        model, email, archived = _SOURCES[directory]
         ids = wanted.get(column, set())
         if ids is not None and not ids:
             continue
@@ -71,11 +80,11 @@ def names_of(
     return found
 
 
-# NAMED column → (its directory, its email column or None, its archived column or None)
+# A directory that names ids → (its model, its email field or None, its archived field or None)
 _SOURCES = {
-    "projectId": (ProjectEntry, None, "archived_at"),
-    "userId": (UserEntry, "email", None),
-    "apiKeyId": (ApiKeyEntry, None, None),
+    "projects": (ProjectEntry, None, "archived_at"),
+    "users": (UserEntry, "email", None),
+    "api_keys": (ApiKeyEntry, None, None),
 }
 
 
@@ -109,14 +118,24 @@ def _name(column, openai_id, name, email, archived, removed) -> Name:
     return Name(name or openai_id, "deleted" if removed else "")
 
 
-# NAMED column → what its filter is called in words
-KINDS = {"projectId": "project", "userId": "user", "apiKeyId": "API key"}
-
-
 def directory(connector: Connector, columns: list[str]) -> dict[str, dict[str, Name]]:
     """The whole directory of each named column among `columns`, in one query: a page
     names its rows and offers its filters' type-ahead lists from it."""
     return names_of(connector, {c: None for c in columns if c in NAMED})
+
+
+def named_like(connector: Connector, text: str) -> dict[str, QuerySet]:
+    """{column: the ids of the directory entries named like `text` (a user also by
+    email)}, for each NAMED column: the search box's matches by name."""
+    found = {}
+    for column, directory in NAMED.items():
+        model, email, _ = _SOURCES[directory]
+        like = Q(name__icontains=text)
+        if email:
+            like |= Q(**{f"{email}__icontains": text})
+        entries = model.objects.filter(like, connector=connector)
+        found[column] = entries.values("openai_id")
+    return found
 
 
 def directory_choices(found: dict[str, dict[str, Name]]) -> dict[str, list[tuple]]:
@@ -146,7 +165,7 @@ def resolve(connector: Connector, column: str, value: str) -> tuple[str, str]:
     named = [i for i, n in entries.items() if n.text.casefold() == wanted]
     if column == "userId" and not named:
         named = _by_email(connector, wanted)
-    kind = KINDS[column]
+    kind = COLUMNS[column].label
     if not named:
         if _looks_like_id(value):
             return value, ""

@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 
 from connectors.explore import datatables, planner
-from connectors.explore.charts import LABELS, TOP, chart_spec, over_time, query_buckets, top
+from connectors.explore.charts import TOP, chart_spec, column_label, over_time, query_buckets, top
 from connectors.explore.planner import midnight
 from connectors.explore.sums import Total
 from connectors.models import USAGE_TABLES, Connector, RunStatus, TaskRun
@@ -164,7 +164,7 @@ def overview(connector: Connector, month: date, today: date) -> dict[str, Any]:
         both = ("inputTokens", "outputTokens")
         for column in ("projectId", "model"):
             items = top(connector, used.summed(column), column, both)
-            title = f"Top {LABELS[column]}s by tokens"
+            title = f"Top {column_label(column)}s by tokens"
             charts.append(chart_spec(f"chart-tokens-{column}", title, "top", both, items=items))
             answers.append((title, datatables.answer(connector, completions, column)))
     window = {"start": since, "end": midnight(end) - timedelta(days=1)}

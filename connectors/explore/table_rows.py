@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from connectors.explore.names import Name
-from connectors.openai.streams import UsageStream
+from connectors.openai.streams import COLUMNS, UsageStream
 
 PROVISIONAL = (
     ' <span class="badge warn" title="OpenAI may still revise this bucket">provisional</span>'
@@ -94,25 +94,8 @@ def _named_cell(value: str | None, known: dict, missing: str) -> str:
     return cell + "</td>"
 
 
-# The unit of each metric column, as its header says it; money is written with `$`.
-MONEY = ("amountValue",)
-
-
-def unit(column: str) -> str:
-    if column in MONEY:
-        return "USD"
-    if column.endswith("Tokens"):
-        return "tokens"
-    if column in ("numModelRequests", "numRequests"):
-        return "requests"
-    return {
-        "characters": "characters",
-        "seconds": "seconds",
-        "numSessions": "sessions",
-        "images": "images",
-        "usageBytes": "bytes",
-        "quantity": "per quantityUnit",
-    }.get(column, "")
+# The metric columns counted in US dollars: written with `$` and cents.
+MONEY = tuple(c for c, f in COLUMNS.items() if f.unit == "USD")
 
 
 def human(column: str, value) -> str:

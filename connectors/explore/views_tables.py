@@ -20,7 +20,7 @@ from connectors.explore import (
 )
 from connectors.explore.names import NAMED, directory_choices, missing_states, resolve
 from connectors.explore.views_directory import query_link
-from connectors.openai.streams import UsageStream
+from connectors.openai.streams import DIMENSIONS, UsageStream
 from connectors.setup import selectors
 
 
@@ -136,46 +136,41 @@ def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
     return render(request, template, context)
 
 
-# How the text filter of a dimension is shown: its label and placeholder. Its URL
-# parameter is the one `datatables.DIMENSION_FILTERS` reads.
-FILTER_INPUTS = {
-    "projectId": ("PROJECT", "name or proj_…"),
-    "userId": ("USER", "name, email or user-…"),
-    "apiKeyId": ("API KEY", "name or key_…"),
-    "model": ("MODEL", ""),
-    "lineItem": ("LINE ITEM", ""),
-    "serviceTier": ("SERVICE TIER", ""),
-}
-PARAMETERS = {column: name for name, column in datatables.DIMENSION_FILTERS.items()}
-
-
 def _seen_choices(connector, stream: UsageStream) -> dict[str, list[tuple[str, str]]]:
-    """The LINE ITEM filter's type-ahead list: the line items the costs rows hold."""
-    if "lineItem" not in {f.column for f in stream.dimensions}:
-        return {}
-    return {"lineItem": [(item, item) for item in names.line_items_seen(connector)]}
+    """The type-ahead lists of the filters whose values the directory does not hold: the
+    choices of the task's own (SIZE, SOURCE, CONTEXT LEVEL), and the line items the
+    costs rows hold (LINE ITEM)."""
+    found = {
+        DIMENSIONS[p.narrows].column: [(choice, choice) for choice in p.choices]
+        for p in stream.filters
+        if p.kind == "enum"
+    }
+    if "lineItem" in {f.column for f in stream.dimensions}:
+        found["lineItem"] = [(item, item) for item in names.line_items_seen(connector)]
+    return found
 
 
 def _filters(stream: UsageStream, params: QueryDict, choices: dict) -> list[dict]:
     """The filter inputs of the table's dimensions, in their order: text inputs with
     their current values (a project, user or key with a type-ahead list of the
-    directory's names, a line item with those collected), and the batch choice."""
+    directory's names, a line item with those collected), and the batch choice. Each
+    is the registry's `Field.filter`, labelled with its label in capitals."""
     found = []
     for f in stream.dimensions:
-        if f.column == "batch":
-            found.append({"name": "batch"})
-        elif f.column in PARAMETERS:
-            name, (label, placeholder) = PARAMETERS[f.column], FILTER_INPUTS[f.column]
-            value = params.get(name, "")
-            found.append(
-                {
-                    "name": name,
-                    "label": label,
-                    "placeholder": placeholder,
-                    "value": value,
-                    "choices": choices.get(f.column),
-                }
-            )
+        if not f.filter:
+            continue
+        if f.type == "bool":
+            found.append({"name": f.filter})
+            continue
+        found.append(
+            {
+                "name": f.filter,
+                "label": f.label.upper(),
+                "placeholder": f.placeholder,
+                "value": params.get(f.filter, ""),
+                "choices": choices.get(f.column),
+            }
+        )
     return found
 
 
@@ -191,7 +186,7 @@ def _columns(stream: UsageStream) -> list[dict]:
         for f in stream.dimensions
     ]
     columns += [
-        {"column": f.column, "kind": "metric", "type": f.type, "unit": table_rows.unit(f.column)}
+        {"column": f.column, "kind": "metric", "type": f.type, "unit": f.unit}
         for f in stream.metrics
     ]
     return columns

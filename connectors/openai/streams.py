@@ -43,7 +43,11 @@ class Param:
 
 @dataclass(frozen=True)
 class Field:
-    """A field of an API result and the camelCase column it lands in."""
+    """A field of an API result, the camelCase column it lands in, and how every reader
+    of the collected tables shows it: the one place a column's facts live.
+
+    The table page, its filters, the charts, the directory's names, Export CSV and the
+    Data API all read them here."""
 
     # Dotted path into the result: "amount.value". A "*" stands for the member named by
     # the object's "type": "owner.*.id" is owner.user.id for {"type": "user", "user": ...}.
@@ -51,11 +55,59 @@ class Field:
     column: str
     type: str  # "int" | "decimal" | "float" | "str" | "bool" | "json" (directory only)
     required: bool = False
+    label: str = ""  # in words, lower case, as charts name it: "project", "cost (USD)"
+    unit: str = ""  # a metric's unit, under its table header: "tokens", "USD", "bytes"
+    # A dimension's filter on its table page: its URL parameter ("" for none), and the
+    # hint in its empty text input. Its label is the field's label in capitals.
+    filter: str = ""
+    placeholder: str = ""
+    directory: str = ""  # the directory stream naming its ids: "projects", "users", "api_keys"
 
 
 def _f(api: str, type_: str = "int", required: bool = False, column: str = "") -> Field:
+    """A directory field: a column of the directory tables."""
     column = column or _camel(api)
     return Field(api=api, column=column, type=type_, required=required)
+
+
+def _dimension(
+    api: str,
+    label: str,
+    *,
+    type_: str = "str",
+    filter: str = "",
+    placeholder: str = "",
+    directory: str = "",
+) -> Field:
+    """A result field that is a dimension (null unless grouped)."""
+    return Field(
+        api=api,
+        column=_camel(api),
+        type=type_,
+        label=label,
+        filter=filter,
+        placeholder=placeholder,
+        directory=directory,
+    )
+
+
+def _metric(
+    api: str, unit: str, *, label: str = "", type_: str = "int", required: bool = False
+) -> Field:
+    """A result field that is a measure, in `unit`; its label is its name in words
+    unless given ("input_cached_tokens": "input cached tokens")."""
+    return Field(
+        api=api,
+        column=_camel(api),
+        type=type_,
+        required=required,
+        label=label or api.replace("_", " "),
+        unit=unit,
+    )
+
+
+def _tokens(api: str, required: bool = False) -> Field:
+    return _metric(api, "tokens", required=required)
 
 
 def _camel(name: str) -> str:
@@ -63,20 +115,38 @@ def _camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-# The result fields that are dimensions (null unless grouped).
+# The result fields that are dimensions (null unless grouped). A dimension with a
+# `filter` has a text input on its table page (batch: a true/false/both choice); one
+# that a task parameter `narrows` must have one.
 DIMENSIONS: dict[str, Field] = {
-    "project_id": _f("project_id", "str"),
-    "user_id": _f("user_id", "str"),
-    "api_key_id": _f("api_key_id", "str"),
-    "model": _f("model", "str"),
-    "batch": _f("batch", "bool"),
-    "service_tier": _f("service_tier", "str"),
-    "size": _f("size", "str"),
-    "source": _f("source", "str"),
-    "vector_store_id": _f("vector_store_id", "str"),
-    "context_level": _f("context_level", "str"),
-    "line_item": _f("line_item", "str"),
-    "api_source": _f("api_source", "str"),  # agents_api | unlabeled
+    "project_id": _dimension(
+        "project_id",
+        "project",
+        filter="project",
+        placeholder="name or proj_…",
+        directory="projects",
+    ),
+    "user_id": _dimension(
+        "user_id", "user", filter="user", placeholder="name, email or user-…", directory="users"
+    ),
+    "api_key_id": _dimension(
+        "api_key_id",
+        "API key",
+        filter="api_key",
+        placeholder="name or key_…",
+        directory="api_keys",
+    ),
+    "model": _dimension("model", "model", filter="model"),
+    "line_item": _dimension("line_item", "line item", filter="line_item"),
+    "batch": _dimension("batch", "batch", type_="bool", filter="batch"),
+    "service_tier": _dimension("service_tier", "service tier", filter="service_tier"),
+    "size": _dimension("size", "size", filter="size"),
+    "source": _dimension("source", "source", filter="source"),
+    "vector_store_id": _dimension(
+        "vector_store_id", "vector store", filter="vector_store", placeholder="vs_…"
+    ),
+    "context_level": _dimension("context_level", "context level", filter="context_level"),
+    "api_source": _dimension("api_source", "API source"),  # agents_api | unlabeled
 }
 
 # Filters, keyed by their query parameter.
@@ -242,27 +312,32 @@ def _usage(
 
 
 _BASIC_GROUP_BY = ("project_id", "user_id", "api_key_id", "model")
-_REQUESTS = _f("num_model_requests", required=True)
+
+
+# The metrics several streams share, each defined once.
+REQUESTS = _metric("num_model_requests", "requests", label="requests", required=True)
+CALLS = _metric("num_requests", "requests", label="calls", required=True)  # tool calls
+INPUT_TOKENS = _tokens("input_tokens", required=True)
 
 COMPLETIONS_METRICS = (
-    _f("input_tokens", required=True),
-    _f("output_tokens", required=True),
-    _f("input_cached_tokens"),
-    _f("input_audio_tokens"),
-    _f("output_audio_tokens"),
-    _REQUESTS,
-    _f("input_cache_write_tokens"),
-    _f("input_uncached_tokens"),
-    _f("input_text_tokens"),
-    _f("output_text_tokens"),
-    _f("input_cached_text_tokens"),
-    _f("input_cached_audio_tokens"),
-    _f("input_image_tokens"),
-    _f("input_cached_image_tokens"),
-    _f("output_image_tokens"),
+    INPUT_TOKENS,
+    _tokens("output_tokens", required=True),
+    _tokens("input_cached_tokens"),
+    _tokens("input_audio_tokens"),
+    _tokens("output_audio_tokens"),
+    REQUESTS,
+    _tokens("input_cache_write_tokens"),
+    _tokens("input_uncached_tokens"),
+    _tokens("input_text_tokens"),
+    _tokens("output_text_tokens"),
+    _tokens("input_cached_text_tokens"),
+    _tokens("input_cached_audio_tokens"),
+    _tokens("input_image_tokens"),
+    _tokens("input_cached_image_tokens"),
+    _tokens("output_image_tokens"),
     # 2026: cache writes split by retention; their sum is input_cache_write_tokens.
-    _f("input_cache_write_30m_tokens"),
-    _f("input_cache_write_12h_tokens"),
+    _tokens("input_cache_write_30m_tokens"),
+    _tokens("input_cache_write_12h_tokens"),
 )
 _COMPLETIONS_GROUP_BY = (*_BASIC_GROUP_BY, "batch", "service_tier", "api_source")
 
@@ -271,19 +346,19 @@ USAGE_STREAMS: tuple[UsageStream, ...] = (
         "audio_speeches",
         group_by=_BASIC_GROUP_BY,
         filters=COMMON_FILTERS,
-        metrics=(_f("characters", required=True), _REQUESTS),
+        metrics=(_metric("characters", "characters", required=True), REQUESTS),
     ),
     _usage(
         "audio_transcriptions",
         group_by=_BASIC_GROUP_BY,
         filters=COMMON_FILTERS,
-        metrics=(_f("seconds", required=True), _REQUESTS),
+        metrics=(_metric("seconds", "seconds", required=True), REQUESTS),
     ),
     _usage(
         "code_interpreter_sessions",
         group_by=("project_id",),
         filters=(PROJECT_IDS,),
-        metrics=(_f("num_sessions", required=True),),
+        metrics=(_metric("num_sessions", "sessions", label="sessions", required=True),),
     ),
     _usage(
         "completions",
@@ -299,10 +374,10 @@ USAGE_STREAMS: tuple[UsageStream, ...] = (
         group_by=("project_id", "line_item", "api_key_id", "user_id", "api_source"),
         filters=(PROJECT_IDS, API_KEY_IDS, LINE_ITEMS),
         metrics=(
-            _f("amount.value", "decimal"),
-            _f("amount.currency", "str"),
-            _f("quantity", "decimal"),
-            _f("quantity_unit", "str"),
+            _metric("amount.value", "USD", label="cost (USD)", type_="decimal"),
+            _metric("amount.currency", "", label="currency", type_="str"),
+            _metric("quantity", "per quantityUnit", type_="decimal"),
+            _metric("quantity_unit", "", label="quantity unit", type_="str"),
         ),
         bucket_widths=("1d",),
         page_limits=tuple(COSTS_PAGE_LIMITS.items()),
@@ -313,19 +388,19 @@ USAGE_STREAMS: tuple[UsageStream, ...] = (
         "embeddings",
         group_by=_BASIC_GROUP_BY,
         filters=COMMON_FILTERS,
-        metrics=(_f("input_tokens", required=True), _REQUESTS),
+        metrics=(INPUT_TOKENS, REQUESTS),
     ),
     _usage(
         "images",
         group_by=(*_BASIC_GROUP_BY, "size", "source"),
         filters=(*COMMON_FILTERS, SOURCES, SIZES),
-        metrics=(_f("images", required=True), _REQUESTS),
+        metrics=(_metric("images", "images", required=True), REQUESTS),
     ),
     _usage(
         "moderations",
         group_by=_BASIC_GROUP_BY,
         filters=COMMON_FILTERS,
-        metrics=(_f("input_tokens", required=True), _REQUESTS),
+        metrics=(INPUT_TOKENS, REQUESTS),
     ),
     _usage(
         "vectorstores",
@@ -333,21 +408,21 @@ USAGE_STREAMS: tuple[UsageStream, ...] = (
         result="vector_stores",
         group_by=("project_id",),
         filters=(PROJECT_IDS,),
-        metrics=(_f("usage_bytes", required=True),),
+        metrics=(_metric("usage_bytes", "bytes", required=True),),
     ),
     _usage(
         "file_search_calls",
         result="file_searches",
         group_by=("project_id", "user_id", "api_key_id", "vector_store_id"),
         filters=(PROJECT_IDS, USER_IDS, API_KEY_IDS, VECTOR_STORE_IDS),
-        metrics=(_f("num_requests", required=True),),
+        metrics=(CALLS,),
     ),
     _usage(
         "web_search_calls",
         result="web_searches",
         group_by=(*_BASIC_GROUP_BY, "context_level", "api_source"),
         filters=(*COMMON_FILTERS, CONTEXT_LEVELS),
-        metrics=(_REQUESTS, _f("num_requests", required=True)),
+        metrics=(REQUESTS, CALLS),
     ),
     # 2026: the Decisions API's token usage, shaped like completions.
     _usage(
@@ -357,6 +432,13 @@ USAGE_STREAMS: tuple[UsageStream, ...] = (
         metrics=COMPLETIONS_METRICS,
     ),
 )
+
+# Every column of the usage tables by name, for the readers that hold a column's name
+# (a chart's grouping, a table's header, a URL's filter): a name is one Field in every
+# stream that has it.
+COLUMNS: dict[str, Field] = {
+    f.column: f for s in USAGE_STREAMS for f in (*s.dimensions, *s.metrics)
+}
 
 DIRECTORY_STREAMS: tuple[DirectoryStream, ...] = (
     DirectoryStream(

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from connectors.explore.names import Name, line_items_seen, names_of
 from connectors.models import DAILY_BY_TABLES, Connector
-from connectors.openai.streams import STREAMS
+from connectors.openai.streams import DIMENSIONS, STREAMS
 
 # The pickers of the id fields: the directory column or usage column a dimension reads.
-DIRECTORY_PICKERS = {"project_id": "projectId", "user_id": "userId", "api_key_id": "apiKeyId"}
+DIRECTORY_PICKERS = {name: f.column for name, f in DIMENSIONS.items() if f.directory}
 SEEN_PICKERS = {"model": "model", "vector_store_id": "vectorStoreId"}
 
 

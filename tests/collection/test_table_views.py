@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from connectors.models import USAGE_TABLES
 from connectors.openai.emulator import totals as truth_totals
-from connectors.openai.streams import STREAMS
+from connectors.openai.streams import SIZES, STREAMS
 from tests.collection.conftest import run_now, table_rows, truth_rows
 
 
@@ -576,3 +576,46 @@ def test_it_says_when_no_project_has_the_typed_name(staff_client, collected):
     html = html.content.decode()
     assert "No project named or with the id “Nobody&#x27;s Project” in the directory." in html
     assert "try a longer time range" not in html
+
+
+def test_it_shows_the_registrys_filters_labels_and_units(staff_client, connector):
+    """A table page's filters and headers come from its fields in the registry: each
+    dimension's filter (`Field.filter`) labelled with its label in capitals, each
+    metric's header with its unit."""
+    stream = STREAMS["completions"]
+    page = reverse("connectors:table-detail", args=[connector.pk, stream.table])
+    html = staff_client.get(page).content.decode()
+    project = (
+        '<label>PROJECT <input type="text" name="project" value="" placeholder="name or proj_…"'
+    )
+    api_key = (
+        '<label>API KEY <input type="text" name="api_key" value="" placeholder="name or key_…"'
+    )
+    assert project in html and api_key in html
+    assert '<label>SERVICE TIER <input type="text" name="service_tier" value="">' in html
+    assert '<label>BATCH <select name="batch">' in html
+    for f in stream.dimensions:
+        if f.filter and f.type == "str":
+            assert f'<label>{f.label.upper()} <input type="text" name="{f.filter}"' in html
+    for f in stream.metrics:
+        assert f'>{f.column}</a><br><span class="unit">{f.unit}</span></th>' in html
+    assert '>inputTokens</a><br><span class="unit">tokens</span>' in html
+
+
+def test_it_filters_images_by_size_like_the_ground_truth(staff_client, make_task, emulator):
+    """A dimension a task can narrow (SIZES) can be filtered on its table page too; the
+    filter offers the sizes the task form does."""
+    task = make_task(
+        "images", StartTime="2026-10-01", EndTime="2026-10-08", GroupBy=["size", "source"]
+    )
+    assert run_now(task).status == "succeeded"
+    query = {"start": 1790812800, "end": 1791417600, "group_by": ["size", "source"]}
+    sizes = {r["size"] for b in emulator.ground_truth("images", **query) for r in b["results"]}
+    assert len(sizes) > 1
+    size = sorted(sizes)[0]
+    expected = truth_totals(emulator.ground_truth("images", **query, filters={"sizes": [size]}))
+    page = reverse("connectors:table-detail", args=[task.connector_id, "images"])
+    html = staff_client.get(page, {"preset": "all", "size": size}).content.decode()
+    assert f'<td class="num">{expected["images"]:,}</td>' in shown_totals(html)
+    listed = html.split('<datalist id="choices-size">')[1].split("</datalist>")[0]
+    assert all(f'value="{choice}"' in listed for choice in SIZES.choices)
