@@ -87,15 +87,7 @@ def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
     tasks = {t.pk: t for t in connector.tasks.all()}
     # one query for the page's names and the filters' type-ahead lists
     known = names.directory(connector, [f.column for f in stream.dimensions])
-    for column in columns:  # a header link sorts by it, the second click the other way
-        if column["kind"] == "task":
-            continue
-        name, sorted_here = column["column"], query.sort_column == column["column"]
-        sort = f"-{name}" if sorted_here and not query.descending else name
-        column["href"] = query_link(request.GET, sort=sort, after=None, before=None)
-        column["arrow"] = ("↓" if query.descending else "↑") if sorted_here else ""
-        order = "descending" if query.descending else "ascending"
-        column["aria"] = order if sorted_here else "none"
+    _sort_links(columns, query, request.GET)
     context = {
         "connector": connector,
         "stream": stream,
@@ -134,6 +126,20 @@ def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
     if request.htmx and request.htmx.target == "table-data":
         template += "#table-data"
     return render(request, template, context)
+
+
+def _sort_links(columns: list[dict], query: datatables.TableQuery, params: QueryDict) -> None:
+    """Each sortable header's link (sorts by it, a second click the other way), arrow
+    and aria-sort."""
+    for column in columns:
+        if column["kind"] == "task":
+            continue
+        name, sorted_here = column["column"], query.sort_column == column["column"]
+        sort = f"-{name}" if sorted_here and not query.descending else name
+        column["href"] = query_link(params, sort=sort, after=None, before=None)
+        column["arrow"] = ("↓" if query.descending else "↑") if sorted_here else ""
+        order = "descending" if query.descending else "ascending"
+        column["aria"] = order if sorted_here else "none"
 
 
 def _seen_choices(connector, stream: UsageStream) -> dict[str, list[tuple[str, str]]]:
