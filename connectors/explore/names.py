@@ -56,27 +56,19 @@ def names_of(
 ) -> dict[str, dict[str, Name]]:
     """Names for the ids of each named column ({"projectId": {...}, ...}); None for a
     column's ids means its whole directory. Where an id is listed twice (a key under two
-    projects), the entry read last wins: the newest.
-
-    One query for all three directories (a `UNION ALL`), not one each: a table page asks
-    for its names on every request."""
+    projects), the entry read last wins: the newest."""
     found: dict[str, dict[str, Name]] = {column: {} for column in NAMED}
-    parts, params = [], []
     for column, directory in NAMED.items():
         model, email, archived = _SOURCES[directory]
         ids = wanted.get(column, set())
         if ids is not None and not ids:
             continue
-        part, part_params = _select(model, column, email, archived, connector.pk, ids)
-        parts.append(part)
-        params += part_params
-    if not parts:
-        return found
-    sql = " UNION ALL ".join(parts) + " ORDER BY 1, 2"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for column, _, openai_id, name, email, archived, removed in cursor.fetchall():
-            found[column][openai_id] = _name(column, openai_id, name, email, archived, removed)
+        entries = model.objects.filter(connector=connector)
+        if ids is not None:
+            entries = entries.filter(openai_id__in=ids)
+        shown = ["openai_id", "name", "removed_at", *(f for f in (email, archived) if f)]
+        for entry in entries.order_by("row_id").values(*shown):
+            found[column][entry["openai_id"]] = _name(column, entry)
     return found
 
 
@@ -88,38 +80,19 @@ _SOURCES = {
 }
 
 
-def _select(model, column, email, archived, connector_id, ids) -> tuple[str, list]:
-    """One directory's part of the query: column, rowId, id, name, email, archived,
-    removed; its ids only, unless `ids` is None."""
-    quote = connection.ops.quote_name
-    meta = model._meta
-
-    def field(name: str | None) -> str:
-        return quote(meta.get_field(name).column) if name else "NULL"
-
-    flag = f"{field(archived)} IS NOT NULL" if archived else "FALSE"
-    # Names from the models' own metadata; every value is a parameter.
-    selected = f"%s, {field('row_id')}, {field('openai_id')}, {field('name')}, {field(email)}"
-    selected += f", {flag}, {field('removed_at')} IS NOT NULL"
-    sql = f"SELECT {selected} FROM {quote(meta.db_table)} WHERE {field('connector')} = %s"  # noqa: S608
-    params: list = [column, connector_id]
-    if ids is not None:
-        ids = sorted(ids)
-        sql += f" AND {field('openai_id')} IN ({', '.join(['%s'] * len(ids))})"
-        params += ids
-    return sql, params
-
-
-def _name(column, openai_id, name, email, archived, removed) -> Name:
+def _name(column: str, entry: dict) -> Name:
+    """An entry's name and state; a user without a name by their email."""
+    openai_id, name, removed = entry["openai_id"], entry["name"], entry["removed_at"]
     if column == "projectId":
+        archived = entry.get("archived_at") is not None
         return Name(name or openai_id, "archived" if archived else ("removed" if removed else ""))
     if column == "userId":
-        return Name(name or email or openai_id, "removed" if removed else "")
+        return Name(name or entry.get("email") or openai_id, "removed" if removed else "")
     return Name(name or openai_id, "deleted" if removed else "")
 
 
 def directory(connector: Connector, columns: list[str]) -> dict[str, dict[str, Name]]:
-    """The whole directory of each named column among `columns`, in one query: a page
+    """The whole directory of each named column among `columns` (a query each): a page
     names its rows and offers its filters' type-ahead lists from it."""
     return names_of(connector, {c: None for c in columns if c in NAMED})
 

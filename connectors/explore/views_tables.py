@@ -85,7 +85,7 @@ def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
     answer = datatables.answer(connector, query)
     columns = _columns(stream)
     tasks = {t.pk: t for t in connector.tasks.all()}
-    # one query for the page's names and the filters' type-ahead lists
+    # one read of the directory for the page's names and the filters' type-ahead lists
     known = names.directory(connector, [f.column for f in stream.dimensions])
     _sort_links(columns, query, request.GET)
     context = {
