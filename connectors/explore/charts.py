@@ -127,10 +127,24 @@ def over_time(
     """Sums per time slot: one series per value of `by` (the largest STACKED, then
     "Other"), or one series per metric when `by` is None. `provisional` flags the slots
     holding a bucket OpenAI may still revise."""
-    # Stacked by a column: one sum of the metrics per group, added in SQL.
-    sums = {"m0": _total(metrics)} if by else {f"m{i}": Total(m) for i, m in enumerate(metrics)}
-    if _integers(found.rows.model, metrics):
-        sums = {name: _bigint(total) for name, total in sums.items()}
+    return over_times(connector, found, [metrics], by)[0]
+
+
+def over_times(
+    connector: Connector, found: Buckets, charts: list[tuple[str, ...]], by: str | None
+) -> list[dict[str, Any]]:
+    """`over_time` of each of `charts` (a tuple of metrics each), from one query: charts
+    over the same rows grouped the same way share their groups and time slots."""
+    # Stacked by a column: one sum of each chart's metrics per group, added in SQL.
+    sums = {}
+    for c, metrics in enumerate(charts):
+        if by:
+            these = {f"c{c}": _total(metrics)}
+        else:
+            these = {f"c{c}m{i}": Total(m) for i, m in enumerate(metrics)}
+        if _integers(found.rows.model, metrics):
+            these = {name: _bigint(total) for name, total in these.items()}
+        sums |= these
     keys = ("slot", by) if by else ("slot",)
     daily = found.rolled_up(by) if found.grain == "day" else None
     if daily is not None:
@@ -142,39 +156,32 @@ def over_time(
         grouped = grouped.annotate(n_provisional=Count("id", filter=Q(provisional=True)), **sums)
     rows = fetched(grouped.order_by("slot"), [*keys, "n_provisional", *sums])
     at = {slot: i for i, slot in enumerate(dict.fromkeys(row[0] for row in rows))}
-    length = len(at)
-    provisional = [False] * length
-    if by:
-        values: dict[Any, list] = defaultdict(lambda: [0] * length)
-        for slot, key, n_provisional, value in rows:
-            i, cells = at[slot], values[key]  # a key with only zero sums still has a series
-            if value:
-                cells[i] += value
-            if n_provisional:
-                provisional[i] = True
-        series = _stacked(connector, by, values)
-    else:
-        values = {m: [0] * length for m in metrics}
-        columns = [values[m] for m in metrics]
-        for slot, n_provisional, *sums_of in rows:
-            i = at[slot]
-            for column, value in zip(columns, sums_of, strict=True):
-                if value:
-                    column[i] += value
-            if n_provisional:
-                provisional[i] = True
-        series = [{"key": m, "name": column_label(m), "y": values[m]} for m in metrics]
+    provisional = [False] * len(at)
+    for row in rows:
+        if row[len(keys)]:
+            provisional[at[row[0]]] = True
     slots = [_aware(s) if isinstance(s, datetime) else midnight(s) for s in at]
     # Days are UTC days; hours and minutes are shown in the user's zone, named on hover.
     zone = UTC if found.grain == "day" else timezone.get_current_timezone()
-    return {
+    axis = {
         "x": [s.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") for s in slots],
         "zone": str(zone),
         "step": found.step,
         "grain": found.grain,
         "provisional": provisional,
-        "series": series,
     }
+    first = len(keys) + 1  # the index of the first sum in a row
+    found_series = []
+    for metrics in charts:
+        width = 1 if by else len(metrics)
+        sums_of = [row[first : first + width] for row in rows]
+        first += width
+        if by:
+            series = _stacked(connector, by, _by_key(rows, sums_of, at))
+        else:
+            series = _by_metric(metrics, rows, sums_of, at)
+        found_series.append(axis | {"series": series})
+    return found_series
 
 
 def fetched(rows: QuerySet, names: list[str]) -> list[tuple]:
@@ -200,6 +207,28 @@ def fetched(rows: QuerySet, names: list[str]) -> list[tuple]:
 def _aware(slot: datetime) -> datetime:
     """A time slot truncated in UTC: read from the cursor it carries no zone yet."""
     return slot if slot.tzinfo else slot.replace(tzinfo=UTC)
+
+
+def _by_key(rows: list[tuple], sums_of: list[tuple], at: dict) -> dict[Any, list]:
+    """{value of the grouping column: its sum in each time slot}."""
+    values: dict[Any, list] = defaultdict(lambda: [0] * len(at))
+    for (slot, key, *_), (value,) in zip(rows, sums_of, strict=True):
+        cells = values[key]  # a key with only zero sums still has a series
+        if value:
+            cells[at[slot]] += value
+    return values
+
+
+def _by_metric(metrics: tuple[str, ...], rows: list[tuple], sums_of: list[tuple], at: dict):
+    """One series per metric: its sum in each time slot."""
+    values = {m: [0] * len(at) for m in metrics}
+    columns = [values[m] for m in metrics]
+    for row, sums in zip(rows, sums_of, strict=True):
+        i = at[row[0]]
+        for column, value in zip(columns, sums, strict=True):
+            if value:
+                column[i] += value
+    return [{"key": m, "name": column_label(m), "y": values[m]} for m in metrics]
 
 
 def _stacked(connector: Connector, by: str, values: dict[Any, list]) -> list[dict]:
@@ -316,13 +345,12 @@ def table_charts(
         return result
     metrics, by = stream.main_metrics, options.get(split) or None
     label = metric_label(metrics)
-    charts = [_over_time_chart(connector, found, "chart-main", label, metrics, by)]
+    charts = [("chart-main", label, metrics, by)]
     dims = {f.column for f in stream.dimensions}
     if REQUESTS in {f.column for f in stream.metrics} and REQUESTS not in metrics:
-        by = by or ("model" if "model" in options.values() else None)
-        charts.append(
-            _over_time_chart(connector, found, "chart-requests", "requests", (REQUESTS,), by)
-        )
+        requests_by = by or ("model" if "model" in options.values() else None)
+        charts.append(("chart-requests", "requests", (REQUESTS,), requests_by))
+    charts = _over_time_charts(connector, found, charts)
     for column in ("projectId", "model", "userId", "lineItem"):
         if column in dims:
             items = top(connector, found.summed(column), column, metrics)
@@ -331,11 +359,20 @@ def table_charts(
     return result | {"charts": charts}
 
 
-def _over_time_chart(connector, found: Buckets, chart_id: str, label: str, metrics, by):
-    title = f"{label[0].upper()}{label[1:]} per {found.grain}"
-    title += f" by {column_label(by)}" if by else ""
-    data = over_time(connector, found, metrics, by)
-    return chart_spec(chart_id, title, "stack", metrics, **data)
+def _over_time_charts(connector, found: Buckets, wanted: list[tuple]) -> list[dict]:
+    """The over-time charts (id, label, metrics, stacked by) as `chart_spec`s; charts
+    stacked by the same column are read in one query (`over_times`)."""
+    groupings: dict[str | None, list[tuple]] = defaultdict(list)
+    for chart in wanted:
+        groupings[chart[3]].append(chart)
+    drawn = {}
+    for by, charts in groupings.items():
+        data = over_times(connector, found, [metrics for _, _, metrics, _ in charts], by)
+        for (chart_id, label, metrics, _), found_data in zip(charts, data, strict=True):
+            title = f"{label[0].upper()}{label[1:]} per {found.grain}"
+            title += f" by {column_label(by)}" if by else ""
+            drawn[chart_id] = chart_spec(chart_id, title, "stack", metrics, **found_data)
+    return [drawn[chart_id] for chart_id, *_ in wanted]
 
 
 def chart_spec(chart_id: str, title: str, kind: str, metrics: tuple[str, ...], **data) -> dict:

@@ -100,10 +100,11 @@ def test_it_reads_a_page_with_its_names_in_a_fixed_number_of_queries(
 ):
     """Session, user, connector, what each task covered (which rows answer), the page's
     rows, its totals, every name on it (projects, users and keys: a query each) and the
-    task list; then the charts that come with the page (two over time, top projects and
-    their names, top models): a page costs the same queries whatever it shows."""
+    task list; then the charts that come with the page (tokens and requests over time in
+    one query, top projects and their names, top models): a page costs the same queries
+    whatever it shows."""
     staff_client.get(url(collected))  # the first request keeps the user's time zone
-    with django_assert_max_num_queries(10 + 5):
+    with django_assert_max_num_queries(10 + 4):
         html = staff_client.get(url(collected, sort="endTime")).content.decode()
     assert html.count('<span title="proj_') == 50 and html.count('<span title="key_') == 50
 
