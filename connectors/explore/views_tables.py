@@ -93,7 +93,7 @@ def table_detail(request: HttpRequest, pk: int, table: str) -> HttpResponse:
         "stream": stream,
         "query": query,
         "page": page,
-        "rows": table_rows.shown(
+        "rows": table_rows.body(
             stream,
             columns,
             page.rows,
