@@ -18,12 +18,13 @@ machine's noise alone does to a figure. Every server reads the database
   markup spacing and the CSRF token set aside (a change to how the read side is
   written must not change what it shows).
 
-Per page and server: p50, p95 and the p50's difference from the before server's; the
+Per page and server: p50, p95, the p50's difference from the before server's and the
+median of the round-by-round differences (paired: each pair timed moments apart); the
 load average (1, 5, 15 min) at start and end.
 
     .venv/bin/python bench/ab.py --before /work/wt/main-before [--after NAME=DIR ...]
                                  [--rounds 30] [--loads 10] [--no-browser]
-                                 [--database-url URL]
+                                 [--pages NAME,...] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import os
 import re
 import secrets
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -145,17 +147,40 @@ def _server_times(ports: dict[str, int], pages: dict, cookie: str, rounds: int) 
 
 
 def _table(names, times: dict, servers: list[str]) -> None:
-    """Per page, a line per server: p50, p95 and its p50 minus the before one's."""
-    print(f"{'page':<30} {'server':<10} {'p50':>8} {'p95':>8} {'p50 - before':>13}")
+    """Per page, a line per server: p50, p95, its p50 minus the before server's, and the
+    median of its differences from the before server round by round (each pair timed
+    moments apart, so the machine's slow spells fall on both)."""
+    print(f"{'page':<30} {'server':<10} {'p50':>8} {'p95':>8} {'p50 - before':>13} {'paired':>7}")
     for name in names:
-        before = _p(times[name, "before"], 50)
+        before = times[name, "before"]
         for i, server in enumerate(servers):
             found = times[name, server]
-            diff = "" if server == "before" else f"{_p(found, 50) - before:>+13.1f}"
+            diff = ""
+            if server != "before":
+                paired = statistics.median(a - b for a, b in zip(found, before, strict=True))
+                diff = f"{_p(found, 50) - _p(before, 50):>+13.1f} {paired:>+7.1f}"
             print(
                 f"{name if not i else '':<30} {server:<10} {_p(found, 50):>8.1f}"
                 f" {_p(found, 95):>8.1f} {diff}"
             )
+
+
+def _load(chromium, url: str, cookie: str, port: int) -> tuple[float, float]:
+    """One load in a fresh browser context: ms until every chart is drawn (as
+    `bench/browser.py` waits for them), and the server's time for the page."""
+    from bench import browser as bench_browser
+
+    context = bench_browser._context(chromium, cookie, port)
+    page = context.new_page()
+    page.goto(url, wait_until="commit")
+    page.wait_for_function(bench_browser.DRAWN, timeout=60_000, polling="raf")
+    drawn = page.evaluate("performance.now()")
+    entry = page.evaluate(
+        '() => { const e = performance.getEntriesByType("navigation")[0];'
+        " return e.responseStart - e.requestStart; }"
+    )
+    context.close()
+    return drawn, entry
 
 
 def _drawn_times(ports: dict[str, int], base: str, cookie: str, loads: int) -> None:
@@ -179,14 +204,14 @@ def _drawn_times(ports: dict[str, int], base: str, cookie: str, loads: int) -> N
         order = list(ports)
         for name, path in pages.items():
             for port in ports.values():  # a warm-up load each
-                bench_browser._load(chromium, f"http://127.0.0.1:{port}{path}", cookie, port)
+                _load(chromium, f"http://127.0.0.1:{port}{path}", cookie, port)
             for load in range(loads):
                 for server in order[load % len(order) :] + order[: load % len(order)]:
                     port = ports[server]
                     url = f"http://127.0.0.1:{port}{path}"
-                    found = bench_browser._load(chromium, url, cookie, port)
-                    drawn[name, server].append(found["drawn"])
-                    served[name, server].append(found["server"])
+                    found_drawn, found_served = _load(chromium, url, cookie, port)
+                    drawn[name, server].append(found_drawn)
+                    served[name, server].append(found_served)
         chromium.close()
     print(f"\nCharts drawn in Chromium, ms from navigation start ({loads} loads each, in turn):")
     _table(pages, drawn, order)
@@ -207,6 +232,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--loads", type=int, default=10)
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument(
+        "--pages", default="", help="time only the pages whose names contain one of these (a,b)"
+    )
     args = parser.parse_args()
 
     _setup.configure(args.database_url)
@@ -229,6 +257,9 @@ def main() -> None:
     servers = [_serve(tree, env, ports[name]) for name, tree in trees.items()]
     base = f"/connectors/{connector.pk}"
     pages = _pages(base)
+    if args.pages:
+        wanted = args.pages.split(",")
+        pages = {name: page for name, page in pages.items() if any(w in name for w in wanted)}
     for name, tree in trees.items():
         print(f"{name}: {tree}" + (" (the before checkout again)" if name == "control" else ""))
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -18,7 +18,8 @@ logged-in staff user:
   and last update);
 - the totals row (`datatables.totals`: COUNT and SUMs) for the last 30 days and for all
   time, called directly;
-- the chart selectors of `connectors.explore.charts` (`buckets`, `over_time`, `top`, and
+- the chart selectors of `connectors.explore.charts` (`buckets`, `over_time`, `over_times`
+  (the tokens and requests charts in one query, as a table page reads them), `top`, and
   `table_charts`, which makes all of a table's charts) for the last 30 days, project +
   model, and all time; the HTMX chart fragment (`connectors:table-charts`) for the same;
   `connectors.explore.overview`'s `overview` and `task_health` once. This section is skipped,
@@ -531,7 +532,7 @@ def _charts(connector, repeat: int) -> list[Result]:
     return results
 
 
-TIMED = {"buckets", "query_buckets", "over_time", "top", "table_charts"}
+TIMED = {"buckets", "query_buckets", "over_time", "over_times", "top", "table_charts"}
 
 
 def _chart_calls(charts, connector, params: dict[str, str]) -> dict[str, Callable]:
@@ -554,6 +555,9 @@ def _chart_calls(charts, connector, params: dict[str, str]) -> dict[str, Callabl
         "over_time tokens by model": lambda: charts.over_time(connector, found(), metrics, "model"),
         "over_time requests by model": lambda: charts.over_time(
             connector, found(), ("numModelRequests",), "model"
+        ),
+        "over_times tokens + requests by model": lambda: charts.over_times(
+            connector, found(), [metrics, ("numModelRequests",)], "model"
         ),
         **{
             f"top {column}": partial(_top, charts, connector, found, column, metrics)

@@ -1,7 +1,7 @@
 """A table page's body rows as HTML, built in Python.
 
 A page is 50 rows of about 20 columns: a thousand cells. Kept in Python because a user
-waits for it: a template loop over the same cells made every table page 12-21 ms slower
+waits for it: a template loop over the same cells made every table page 15-21 ms slower
 (the rows alone 32 -> 50 ms p50; `bench/ab.py`, README "Benchmarks"). The template keeps
 everything else on the page (filters, header, totals, pager).
 """
