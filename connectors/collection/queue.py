@@ -14,6 +14,7 @@ from functools import partial
 
 import kombu.exceptions
 import redis.exceptions
+from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, Value
@@ -26,6 +27,9 @@ from connectors.models.runs import next_number
 
 log = logging.getLogger(__name__)
 
+# The Celery task that executes a run (tasks.py), sent by its name so the dependency goes one
+# way (tasks -> collection); the name is in messages already queued, so it stays.
+TASK_RUN = "connectors.tasks.task_run"
 BROKER_ERRORS = (kombu.exceptions.OperationalError, redis.exceptions.RedisError, OSError)
 # A queued run with no message sent this long after it was queued is sent again.
 UNSENT_AFTER = timedelta(seconds=10)
@@ -78,10 +82,8 @@ def send(run_id: int) -> bool:
     """Hand the run to the broker; False (and nothing raised) when the broker is down.
     A run whose message never arrived stays queued with no `sent_at`; the beat tick's
     outbox sends it again."""
-    from connectors import tasks  # the Celery tasks import this module
-
     try:
-        tasks.task_run.apply_async((run_id,), retry=False)
+        current_app.send_task(TASK_RUN, (run_id,), retry=False)
     except BROKER_ERRORS as error:
         log.warning("Could not send run %s to the broker: %s", run_id, error)
         return False

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from connectors import tasks
+from connectors.collection import queue
 from connectors.models import Connector
 from connectors.openai.emulator import DEMO_ADMIN_KEY
 from tests.fixtures_worker import purge_queue, queued_messages
@@ -48,3 +49,9 @@ def test_it_rechecks_a_key_and_records_the_outcome(connector, emulator_server):
 
 def test_it_skips_a_connector_deleted_since_it_was_queued(db):
     tasks.connector_recheck(424242)
+
+
+def test_it_sends_runs_by_the_name_the_run_task_is_registered_under():
+    """The queue names the Celery task instead of importing it (tasks.py imports the
+    queue); the two must stay the same name."""
+    assert queue.TASK_RUN == tasks.task_run.name == "connectors.tasks.task_run"
