@@ -332,29 +332,29 @@ def _timed(timers: dict[str, float], name: str, function: Callable) -> Callable:
 def _instrument(timers: dict[str, float]) -> None:
     """Time the collector's stages from outside: requests (and within them JSON parsing)
     and row building on the fetch threads; page writes and rollups on the run's thread."""
-    from connectors.collection import engine as runs
+    from connectors.collection import stream_pages as pages
     from connectors.openai import client
 
     client.AdminClient.get = _timed(timers, "request", client.AdminClient.get)
     client._parse = _timed(timers, "json", client._parse)
-    runs.usage_rows = _timed(timers, "rows", runs.usage_rows)
-    runs.prepare = _timed(timers, "copy data", runs.prepare)
-    runs.write_rows = _timed(timers, "upsert", runs.write_rows)
-    runs.rollup.refresh_days = _timed(timers, "rollup", runs.rollup.refresh_days)
+    pages.usage_rows = _timed(timers, "rows", pages.usage_rows)
+    pages.prepare = _timed(timers, "copy data", pages.prepare)
+    pages.write_rows = _timed(timers, "upsert", pages.write_rows)
+    pages.rollup.refresh_days = _timed(timers, "rollup", pages.rollup.refresh_days)
 
 
 def _sample_rss(samples: list[int]) -> None:
     """Record the worker's resident memory (kB) after each page's write."""
-    from connectors.collection import engine as runs
+    from connectors.collection import stream_pages as pages
 
-    write_rows = runs.write_rows
+    write_rows = pages.write_rows
 
     def sampled(*args, **kwargs):
         counts = write_rows(*args, **kwargs)
         samples.append(current_rss_kb())
         return counts
 
-    runs.write_rows = sampled
+    pages.write_rows = sampled
 
 
 def _worker(run_id: int, profile: bool) -> None:
@@ -363,9 +363,10 @@ def _worker(run_id: int, profile: bool) -> None:
     from django.db import connection
 
     from connectors.collection import engine as runs
+    from connectors.collection.memory import share_malloc_arena
     from connectors.models import TaskRun
 
-    runs.share_malloc_arena()  # as the Celery worker does when it starts
+    share_malloc_arena()  # as the Celery worker does when it starts
     timers: dict[str, float] = {}
     samples: list[int] = []
     _instrument(timers)

@@ -3,6 +3,8 @@ import os
 from celery import Celery
 from celery.signals import worker_init
 
+from connectors.collection.memory import share_malloc_arena
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datahub.settings")
 
 app = Celery("datahub")
@@ -14,6 +16,4 @@ app.autodiscover_tasks()
 def _share_malloc_arena(**kwargs) -> None:
     """A worker's run threads share one malloc arena: its memory stays flat over long runs.
     Set in the main process as the worker starts; prefork children inherit it."""
-    from connectors.collection.engine import share_malloc_arena
-
     share_malloc_arena()

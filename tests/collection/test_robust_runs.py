@@ -14,6 +14,7 @@ from django.test import override_settings
 
 from connectors.collection import engine
 from connectors.collection import queue as run_queue
+from connectors.collection.recorder import Recorder
 from connectors.models import USAGE_TABLES, ProjectEntry, RunStatus, StreamState, TaskRun
 from connectors.openai.emulator import DEMO_NO_USAGE_KEY, FaultConfig, serve_in_thread
 from connectors.openai.streams import STREAMS, UsageStream
@@ -136,7 +137,7 @@ def test_a_worker_whose_run_was_taken_over_writes_nothing_more(make_task, emulat
     task.connector.directory_refreshed_at = datetime.now(UTC)  # no directory pages first
     task.connector.save()
     run = TaskRun.objects.create(task=task, trigger="manual")
-    original = engine.Recorder.page_done
+    original = Recorder.page_done
     taken: list[TaskRun] = []
 
     def another_worker_claims_after_the_first_page(self, counts):
@@ -147,7 +148,7 @@ def test_a_worker_whose_run_was_taken_over_writes_nothing_more(make_task, emulat
 
     pytest.MonkeyPatch.setattr(
         monkeypatch := pytest.MonkeyPatch(),
-        engine.Recorder,
+        Recorder,
         "page_done",
         another_worker_claims_after_the_first_page,
     )

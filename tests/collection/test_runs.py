@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from connectors.collection import engine, queue
+from connectors.collection.recorder import Recorder
 from connectors.models import USAGE_TABLES, RunStatus, TaskRun
 from connectors.openai.emulator import DEMO_NO_USAGE_KEY, FaultConfig
 from connectors.openai.pages import ContractError
@@ -135,13 +136,13 @@ def test_it_cancels_a_queued_run_at_once_and_a_running_one_after_its_page(make_t
     task.connector.directory_refreshed_at = timezone.now()
     task.connector.save()
     running = TaskRun.objects.create(task=task, trigger="manual")
-    original = engine.Recorder.page_done
+    original = Recorder.page_done
 
     def user_clicks_cancel_during_first_page(self, counts):
         queue.run_cancel(self.run)
         original(self, counts)
 
-    monkeypatch.setattr(engine.Recorder, "page_done", user_clicks_cancel_during_first_page)
+    monkeypatch.setattr(Recorder, "page_done", user_clicks_cancel_during_first_page)
     engine.run_execute(running.pk)
     running.refresh_from_db()
     assert running.status == RunStatus.CANCELLED
