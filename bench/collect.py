@@ -338,7 +338,6 @@ def _instrument(timers: dict[str, float]) -> None:
     client.AdminClient.get = _timed(timers, "request", client.AdminClient.get)
     client._parse = _timed(timers, "json", client._parse)
     pages.usage_rows = _timed(timers, "rows", pages.usage_rows)
-    pages.prepare = _timed(timers, "copy data", pages.prepare)
     pages.write_rows = _timed(timers, "upsert", pages.write_rows)
     pages.rollup.refresh_days = _timed(timers, "rollup", pages.rollup.refresh_days)
 
@@ -546,11 +545,11 @@ def _print_collection(collection: Collection) -> None:
     written = t.get("upsert", 0.0) + t.get("rollup", 0.0)
     print(
         f"  fetching (on the fetch threads, added up): HTTP wait {wait:.2f} s, JSON "
-        f"{t.get('json', 0.0):.2f} s, rows built {t.get('rows', 0.0):.2f} s, their COPY data "
-        f"{t.get('copy data', 0.0):.2f} s"
+        f"{t.get('json', 0.0):.2f} s, rows built {t.get('rows', 0.0):.2f} s"
     )
     print(
-        f"  writing (in the run's thread): rows written {t.get('upsert', 0.0):.2f} s, "
+        f"  writing (in the run's thread): rows written (COPY data encoded and sent) "
+        f"{t.get('upsert', 0.0):.2f} s, "
         f"daily rollups {t.get('rollup', 0.0):.2f} s, the rest (waiting for the next page, "
         f"commits, run bookkeeping) {r['seconds'] - written:.2f} s"
     )

@@ -23,7 +23,7 @@ from connectors.openai.collector import Fetcher, Window, collect_window, usage_w
 from connectors.openai.persistence import Rows, usage_rows
 from connectors.openai.plan import StreamQuery
 from connectors.openai.prefetch import in_order
-from connectors.openai.writer import Prepared, column_types, prepare, write_rows
+from connectors.openai.writer import write_rows
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class Page:
     first: datetime  # its first bucket's start
     reached: datetime  # the end of its last bucket
     fetched: datetime  # when OpenAI answered
-    rows: Prepared
+    rows: Rows
 
 
 def collect_stream(
@@ -65,27 +65,20 @@ def _pages(
     answer's parsed JSON is four times their size). The first window goes alone: its
     answer dates OpenAI's now, which cuts the next windows."""
     windows = usage_windows(query, start, lambda: fetcher.client.server_time)
-    connection.ensure_connection()
-    raw = connection.connection  # its adapters encode the COPY data on the fetch threads
-    column_types(USAGE_TABLES[query.stream.type])  # worked out here, where it is open
-    jobs = (partial(_window_pages, run, fetcher, query, window, raw) for window in windows)
+    jobs = (partial(_window_pages, run, fetcher, query, window) for window in windows)
     for pages in in_order(jobs, check=recorder.heartbeat.check):
         yield from pages
 
 
-def _window_pages(
-    run: TaskRun, fetcher: Fetcher, query: StreamQuery, window: Window, raw
-) -> list[Page]:
+def _window_pages(run: TaskRun, fetcher: Fetcher, query: StreamQuery, window: Window) -> list[Page]:
     """On a fetch thread: a window's pages (one, or two when OpenAI's answer is cut
-    short), their rows and their COPY data built; each page's buckets are let go once
-    its rows are built."""
-    model = USAGE_TABLES[query.stream.type]
+    short) made rows; each page's buckets are let go once its rows are built."""
     return [
         Page(
             first=datetime.fromtimestamp(page.buckets[0]["start_time"], UTC),
             reached=page.reached,
             fetched=page.fetched_at,
-            rows=prepare(model, _page_rows(run, query, page), timezone.now(), raw),
+            rows=_page_rows(run, query, page),
         )
         for page in collect_window(fetcher, query, window)
     ]
@@ -104,7 +97,7 @@ def _write_page(run: TaskRun, recorder: Recorder, query: StreamQuery, page: Page
     stream, task = query.stream, run.task
     covered_to = min(page.reached, page.fetched)
     with transaction.atomic():
-        counts = write_rows(USAGE_TABLES[stream.type], page.rows, None, stream.path)
+        counts = write_rows(USAGE_TABLES[stream.type], page.rows, timezone.now(), stream.path)
         coverage.cover(task.pk, stream.type, query.width, page.first, covered_to, page.fetched)
         run.checkpoint = {**run.checkpoint, stream.type: {"reached": page.reached.isoformat()}}
         rollup.refresh_days(stream, task.pk, query.width, page.first, page.reached)

@@ -11,18 +11,15 @@ Other databases take the upsert for every page.
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
 from django.db import DataError, IntegrityError, connection, models, transaction
-from django.utils import timezone
-from psycopg import Connection, sql
-from psycopg.copy import Copy, FileWriter
+from psycopg import sql
+from psycopg.copy import Copy
 from psycopg.types.json import Jsonb
 
 from connectors.openai.pages import ContractError
@@ -33,44 +30,19 @@ _STAMPS = ("firstFetchedAt", "lastFetchedAt", "lastChangedAt")
 _SAVEPOINT = "page_rows"
 
 
-@dataclass
-class Prepared:
-    """A page's rows with, made ahead (on a fetch thread, while another page is being
-    written), the binary COPY data of all of them: what goes in as it is when the table
-    holds none of them yet, as on a first load."""
-
-    rows: Rows
-    fetched_at: datetime
-    copy_data: bytes = b""
-
-
-def prepare(model: type[models.Model], rows: Rows, fetched_at: datetime, raw) -> Prepared:
-    """Encode the rows for COPY with the adapters of `raw`, a psycopg connection, which
-    is not used for any I/O here: any thread may do this while another uses it."""
-    if not rows or not isinstance(raw, Connection):
-        return Prepared(rows, fetched_at)
-    data = io.BytesIO()
-    with _named_overflow(rows), Copy(raw.cursor(), binary=True, writer=FileWriter(data)) as copy:
-        _write_stamped(copy, model, rows, fetched_at)
-    return Prepared(rows, fetched_at, data.getvalue())
-
-
-def write_rows(
-    model: type[models.Model], rows: Rows | Prepared, fetched_at: datetime | None, path: str
-) -> Counts:
+def write_rows(model: type[models.Model], rows: Rows, fetched_at: datetime, path: str) -> Counts:
     """Write one page's rows (built by persistence.usage_rows from the answer to `path`),
-    stamped as fetched at `fetched_at` (for prepared rows: when they were prepared)."""
-    page = rows if isinstance(rows, Prepared) else Prepared(rows, fetched_at or timezone.now())
-    if not page.rows:
+    stamped as fetched at `fetched_at`."""
+    if not rows:
         return Counts()
     try:
         if connection.vendor != "postgresql":
-            check_int_ranges(page.rows)  # SQLite would keep a larger one as a float
-            return upsert(model, page.rows, page.fetched_at)
-        with _named_overflow(page.rows):
-            return _copy_or_upsert(model, page)
+            check_int_ranges(rows)  # SQLite would keep a larger one as a float
+            return upsert(model, rows, fetched_at)
+        with _named_overflow(rows):
+            return _copy_or_upsert(model, rows, fetched_at)
     except DataError as error:  # persistence refuses what it knows no column holds
-        check_int_ranges(page.rows)
+        check_int_ranges(rows)
         reason = str(error).splitlines()[0]
         raise ContractError(f"{path} returned a value the table cannot hold: {reason}.") from None
 
@@ -86,17 +58,16 @@ def _named_overflow(rows: Rows) -> Iterator[None]:
         raise
 
 
-def _copy_or_upsert(model: type[models.Model], page: Prepared) -> Counts:
+def _copy_or_upsert(model: type[models.Model], rows: Rows, fetched_at: datetime) -> Counts:
     if not connection.in_atomic_block:  # the savepoint below needs a transaction
         with transaction.atomic():
-            return _copy_or_upsert(model, page)
-    rows, fetched_at = page.rows, page.fetched_at
+            return _copy_or_upsert(model, rows, fetched_at)
     held = _held_keys(model, rows)
     at_start, at_key = rows.columns.index("startTime"), rows.columns.index("rowKey")
     known, new = rows.split(lambda row: (row[at_start], row[at_key]) in held)
     if new:
         try:
-            _copy(model, new, fetched_at, data=page.copy_data if not known else b"")
+            _copy(model, new, fetched_at)
         except IntegrityError:  # another writer got there first: upsert them all
             with connection.cursor() as cursor:
                 cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
@@ -159,11 +130,9 @@ def _update(model: type[models.Model], rows: Rows, fetched_at: datetime) -> Coun
     return Counts(updated=updated, unchanged=len(returned) - updated)
 
 
-def _copy(
-    model: type[models.Model], rows: Rows, fetched_at: datetime, into: str = "", data: bytes = b""
-) -> None:
+def _copy(model: type[models.Model], rows: Rows, fetched_at: datetime, into: str = "") -> None:
     """One binary COPY of the rows into the model's table (or a table like it), stamped
-    as fetched at `fetched_at`; `data` is their COPY data when prepared ahead."""
+    as fetched at `fetched_at`."""
     columns = [*rows.columns, *_STAMPS]
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
         sql.Identifier(into or model._meta.db_table),
@@ -176,10 +145,7 @@ def _copy(
         connection.cursor() as cursor,
         cursor.cursor.copy(statement) as copy,
     ):
-        if data:
-            copy.write(data)
-        else:
-            _write_stamped(copy, model, rows, fetched_at)
+        _write_stamped(copy, model, rows, fetched_at)
     _log(statement.as_string(connection.connection), began)
 
 
