@@ -14,7 +14,6 @@ from functools import partial
 
 import kombu.exceptions
 import redis.exceptions
-from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, Value
@@ -24,11 +23,14 @@ from django.utils import timezone
 from connectors.collection import schedule
 from connectors.models import QueueBehaviour, RunStatus, RunTrigger, Task, TaskRun
 from connectors.models.runs import next_number
+from datahub import celery_app
 
 log = logging.getLogger(__name__)
 
-# The Celery task that executes a run (tasks.py), sent by its name so the dependency goes one
-# way (tasks -> collection); the name is in messages already queued, so it stays.
+# The Celery task that executes a run (tasks.py), sent by its name through the project's
+# app so the dependency goes one way (tasks -> collection); the name is in messages
+# already queued, so it stays. Not celery.current_app: any Celery() made later (a test's
+# sender) becomes the current app.
 TASK_RUN = "connectors.tasks.task_run"
 BROKER_ERRORS = (kombu.exceptions.OperationalError, redis.exceptions.RedisError, OSError)
 # A queued run with no message sent this long after it was queued is sent again.
@@ -83,7 +85,7 @@ def send(run_id: int) -> bool:
     A run whose message never arrived stays queued with no `sent_at`; the beat tick's
     outbox sends it again."""
     try:
-        current_app.send_task(TASK_RUN, (run_id,), retry=False)
+        celery_app.send_task(TASK_RUN, (run_id,), retry=False)
     except BROKER_ERRORS as error:
         log.warning("Could not send run %s to the broker: %s", run_id, error)
         return False
