@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from operator import itemgetter
 from typing import Any
 
@@ -115,9 +115,13 @@ def _lookup(result: dict[str, Any], dotted: str) -> Any:
     return value
 
 
-# What the columns hold: bigint; numeric(38, 18), 20 digits before the point.
+# What the columns hold: bigint; numeric(38, 18), 20 digits before the point. SQLite keeps
+# a decimal as a double that Django reads back to 15 significant digits: an amount that
+# rounds there to 10**20 no longer fits numeric(38, 18), and every read of its row raises
+# InvalidOperation. The limit is taken after that rounding, on both databases.
 _INT_RANGE = (-(2**63), 2**63 - 1)
 _DECIMAL_LIMIT = Decimal(10) ** 20
+_AS_SQLITE_READS = Context(prec=15)
 
 
 def _typed(field: Field, value: Any, path: str, result: Any = None) -> Any:
@@ -168,7 +172,7 @@ def _decimal(value: int | float) -> Decimal:
     number = Decimal(repr(value)) if type(value) is float else Decimal(value)
     if not number.is_finite():
         raise ValueError("which is not a finite number")
-    if abs(number) >= _DECIMAL_LIMIT:  # a double this close to it has no fraction to round
+    if abs(_AS_SQLITE_READS.create_decimal(number)) >= _DECIMAL_LIMIT:
         raise ValueError("which is beyond the 20 digits before the decimal point a column holds")
     return number
 

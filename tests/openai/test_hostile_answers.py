@@ -99,6 +99,11 @@ BREACHES = {
         cost(1e20, line_item="b"),
         ["amount.value", "1e+20", "20 digits"],
     ),
+    "an amount that 15 significant digits (SQLite's) round to 10**20": (
+        "costs",
+        cost(10**20 - 1, line_item="b"),
+        ["amount.value", str(10**20 - 1), "20 digits"],
+    ),
     "a quantity given as text": (
         "costs",
         cost(1.5, line_item="b", quantity="12"),
@@ -201,14 +206,16 @@ def test_it_refuses_a_bucket_that_breaks_the_contract(task, times, words):
 
 
 def test_it_takes_the_largest_values_the_columns_hold(task):
-    """The limits are the columns', not narrower: bigint's largest count and an amount
-    with 20 digits before the point and 18 after are stored as sent."""
+    """The limits are the columns', not narrower: bigint's largest count and the largest
+    amount with 20 digits before the point in SQLite's 15 significant digits are stored
+    as sent."""
     write(task, "completions", bucket(completion(input_tokens=BIGINT, output_tokens=-BIGINT - 1)))
     row = USAGE_TABLES["completions"].objects.get(task=task)
     assert (row.inputTokens, row.outputTokens) == (BIGINT, -BIGINT - 1)
-    write(task, "costs", bucket(cost(10**20 - 1, line_item="a", quantity=0.000003)))
+    largest = 10**20 - 10**5  # fifteen nines, then five zeros
+    write(task, "costs", bucket(cost(largest, line_item="a", quantity=0.000003)))
     row = USAGE_TABLES["costs"].objects.get(task=task)
-    assert (row.amountValue, float(row.quantity)) == (10**20 - 1, 0.000003)
+    assert (row.amountValue, float(row.quantity)) == (largest, 0.000003)
 
 
 def test_a_value_beyond_bigint_in_rows_already_held_is_named(task):
