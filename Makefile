@@ -45,11 +45,11 @@ test: $(VENV)/.dev-installed node_modules/.installed
 		export CELERY_BROKER_URL="$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)}"; fi; \
 	var=$$(mktemp -d); DATAHUB_VAR_DIR=$$var $(PY) -m pytest $(ARGS); status=$$?; rm -rf $$var; exit $$status
 
-# The suite again on the embedded default that `make run` uses: SQLite and the filesystem
-# broker, with real workers. Browser tests and the emulator's own tests touch neither and
-# run once, in `make test`; what needs Postgres or Redis says so in the skip summary.
-EMBEDDED_TESTS ?= -m "not browser" --ignore=tests/browser --ignore=tests/openai tests
-test-embedded: $(VENV)/.dev-installed
+# The whole suite again on the embedded default that `make run` uses: SQLite and the
+# filesystem broker, with real workers, the browser journeys included. Nothing is left out
+# here: a test that needs Postgres or Redis skips itself and says why in the skip summary.
+EMBEDDED_TESTS ?= tests
+test-embedded: $(VENV)/.dev-installed node_modules/.installed
 	@var=$$(mktemp -d); DATABASE_URL= CELERY_BROKER_URL= DATAHUB_VAR_DIR=$$var \
 		$(PY) -m pytest $(or $(ARGS),$(EMBEDDED_TESTS)); status=$$?; rm -rf $$var; exit $$status
 
