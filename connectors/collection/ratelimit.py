@@ -1,16 +1,18 @@
 """A per-connector request rate limit shared by all workers (GCRA).
 
 With a Redis broker the state lives in Redis, so every worker process shares it; on the
-embedded default it is kept per process. A connector at N requests a minute sends at
-most N + BURST requests in any 60 s window: BURST may go at once, then one every 60/N
-seconds.
+embedded default it lives in a file per key under var/ratelimit/, taken under a lock, so
+the worker's processes and the web server's share it there. A connector at N requests a
+minute sends at most N + BURST requests in any 60 s window: BURST may go at once, then
+one every 60/N seconds.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import math
-import threading
+import os
 import time
 from collections.abc import Callable
 from functools import cache
@@ -73,19 +75,24 @@ def _script(client: redis.Redis):
     return client.register_script(GCRA)
 
 
-_local_lock = threading.Lock()
-_local_tat: dict[str, int] = {}
-
-
 def _wait_local(key: str, interval_us: int) -> int:
-    with _local_lock:
+    """GCRA's step without Redis: the tat is a fixed-width number in the key's file, read
+    and written under an exclusive lock (flock), so every process on this machine shares
+    it; the lock goes with the file's close."""
+    folder = settings.VAR_DIR / "ratelimit"
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / key, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         now_us = time.time_ns() // 1000
-        tat = max(_local_tat.get(key, now_us), now_us)
+        tat = max(int(os.pread(fd, 20, 0) or now_us), now_us)
         wait = tat - now_us - (BURST - 1) * interval_us
         if wait > 0:
             return wait
-        _local_tat[key] = tat + interval_us
+        os.pwrite(fd, b"%020d" % (tat + interval_us), 0)
         return 0
+    finally:
+        os.close(fd)
 
 
 def _wait_shared(client: redis.Redis, key: str, interval_us: int) -> int:

@@ -21,7 +21,8 @@ def per_minute() -> int:
 
 def wait_seconds(prefix: str) -> float:
     """0 when the key may make one more request now (the request is counted), else
-    how many seconds until it may. Redis unreachable: counted in this process."""
+    how many seconds until it may. Without Redis, or Redis unreachable: counted in files
+    under var/ratelimit/, shared by this machine's processes."""
     rate = per_minute()
     if rate <= 0:
         return 0.0

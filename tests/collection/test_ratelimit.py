@@ -17,17 +17,19 @@ def refuse_to_wait(seconds: float) -> None:
     raise MustWait
 
 
-@pytest.fixture(params=["redis", "per-process"])
+@pytest.fixture(params=["redis", "files"])
 def limiter_backend(request, settings):
-    """Shared through Redis with a Redis broker; per process on the embedded default."""
+    """Shared through Redis with a Redis broker; through files in var/ on the embedded
+    default."""
+    keys = [f"datahub:rate:connector:{i}" for i in (9001, 9002)]
     if request.param == "redis":
         if not settings.CELERY_BROKER_URL.startswith("redis"):
             pytest.skip("needs the Redis broker")
-        client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-        client.delete(*[f"datahub:rate:connector:{i}" for i in (9001, 9002)])
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(*keys)
     else:
         settings.CELERY_BROKER_URL = "filesystem://"
-    ratelimit._local_tat.clear()
+        for key in keys:
+            (settings.VAR_DIR / "ratelimit" / key).unlink(missing_ok=True)
     return request.param
 
 

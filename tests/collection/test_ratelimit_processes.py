@@ -1,6 +1,7 @@
 """The rate limit holds across worker processes: two processes, each with a thread per
-connector, take grants from the shared Redis limiter as fast as it allows, and no stretch
-of time carries more than its share of the rate plus the burst."""
+connector, take grants from the shared limiter (in Redis, or in files on the embedded
+default) as fast as it allows, and no stretch of time carries more than its share of the
+rate plus the burst."""
 
 from __future__ import annotations
 
@@ -54,21 +55,27 @@ def most_in_any_window(times: list[float], window: float) -> int:
     return most
 
 
-@pytest.fixture
-def redis_broker(settings):
+@pytest.fixture(params=["redis", "files"])
+def broker_url(request, settings):
+    """The broker the processes use: Redis (the limit in Redis) or the embedded default's
+    filesystem broker (the limit in files under var/)."""
+    keys = [f"datahub:rate:connector:{c}" for c in CONNECTORS]
+    if request.param == "files":
+        for key in keys:
+            (settings.VAR_DIR / "ratelimit" / key).unlink(missing_ok=True)
+        return "filesystem://"
     if not settings.CELERY_BROKER_URL.startswith("redis"):
         pytest.skip("needs the Redis broker")
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.delete(*[f"datahub:rate:connector:{c}" for c in CONNECTORS])
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(*keys)
     return settings.CELERY_BROKER_URL
 
 
-def test_it_never_lets_two_worker_processes_exceed_the_rate_plus_the_burst(redis_broker):
+def test_it_never_lets_two_worker_processes_exceed_the_rate_plus_the_burst(broker_url):
     spawn = multiprocessing.get_context("spawn")  # separate interpreters, like workers
     results = spawn.Queue()
     start_at = time.time() + 2.0  # both start together, after their imports
     processes = [
-        spawn.Process(target=_worker, args=(redis_broker, start_at, results)) for _ in range(2)
+        spawn.Process(target=_worker, args=(broker_url, start_at, results)) for _ in range(2)
     ]
     for process in processes:
         process.start()
