@@ -22,6 +22,24 @@ from connectors.dataapi.tables import tables
 from connectors.models import Connector, DataApiKey
 
 
+class ConnectorsField(forms.ModelMultipleChoiceField):
+    """Connectors ticked by id. An id beyond a 64-bit integer is not one of the choices:
+    Django would ask the database for it, and SQLite cannot even bind it (a 500 on the
+    embedded default)."""
+
+    def clean(self, value):
+        for pk in value or ():
+            try:
+                number = int(pk)
+            except (TypeError, ValueError):
+                continue  # not a number: Django's own check names it
+            if not -(2**63) <= number < 2**63:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_choice"], "invalid_choice", {"value": pk}
+                )
+        return super().clean(value)
+
+
 class KeyForm(forms.Form):
     name = forms.CharField(
         label="NAME", max_length=100, help_text="What reads with it, e.g. “Finance warehouse”."
@@ -32,7 +50,7 @@ class KeyForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Optional: the key stops working at the start of this day (UTC).",
     )
-    connectors = forms.ModelMultipleChoiceField(
+    connectors = ConnectorsField(
         label="CONNECTORS",
         queryset=Connector.objects.order_by("name"),
         required=False,

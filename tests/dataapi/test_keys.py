@@ -66,6 +66,17 @@ def test_it_refuses_a_key_without_a_name_or_with_an_expiry_in_the_past(staff_cli
     assert not DataApiKey.objects.exists()
 
 
+@pytest.mark.parametrize("connector_id", [str(2**63), "9" * 60, str(-(2**63) - 1)])
+def test_it_refuses_a_connector_id_beyond_a_64_bit_integer(staff_client, connector, connector_id):
+    """Not one of the choices, like any unknown id: SQLite cannot even bind such an id, and
+    the page answered 500 on the embedded default."""
+    page = reverse("connectors:api-keys")
+    response = staff_client.post(page, {"name": "Wide", "connectors": [connector_id]})
+    assert response.status_code == 200
+    assert f"{connector_id} is not one of the available choices" in response.content.decode()
+    assert not DataApiKey.objects.exists()
+
+
 @pytest.mark.parametrize(
     "headers, words",
     [
