@@ -188,12 +188,15 @@ def _excluded() -> list[str]:
 
 def snapshot_sql() -> str:
     """One statement counting every table's rows and summing their `xmin` (the
-    transaction that wrote each version of a row), on Postgres: equal before and after
-    a request that inserted, updated and deleted nothing."""
+    transaction that wrote each version of a row), on Postgres; SQLite has no `xmin`, so
+    there a statement per table reads its rows, which `snapshot` counts and hashes: equal
+    before and after a request that inserted, updated and deleted nothing."""
     from django.apps import apps
 
     tables = sorted({m._meta.db_table for m in apps.get_models()} - set(_excluded()))
     quote = connection.ops.quote_name
+    if connection.vendor == "sqlite":
+        return ";\n".join(f"SELECT * FROM {quote(t)} ORDER BY rowid" for t in tables)
     return " UNION ALL ".join(
         f"SELECT '{t}', count(*), coalesce(sum(r.xmin::text::bigint), 0) FROM {quote(t)} r"
         for t in tables
@@ -202,7 +205,11 @@ def snapshot_sql() -> str:
 
 def writes() -> int:
     """Rows this transaction has inserted, updated or deleted so far (Postgres keeps the
-    count per transaction): cheap, where `snapshot` reads every row."""
+    count per transaction; SQLite per connection, `total_changes`): cheap, where
+    `snapshot` reads every row."""
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
+        return connection.connection.total_changes
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)"
@@ -214,5 +221,12 @@ def writes() -> int:
 
 def snapshot(sql: str) -> dict[str, tuple[int, int]]:
     with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":  # a statement per table: its rows and their hash
+            tables = {}
+            for statement in sql.split(";\n"):
+                cursor.execute(statement)
+                rows = cursor.fetchall()
+                tables[statement] = (len(rows), hash(tuple(rows)))
+            return tables
         cursor.execute(sql)
         return {table: (count, total) for table, count, total in cursor.fetchall()}
