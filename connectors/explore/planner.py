@@ -333,7 +333,8 @@ def grain_problem(question: Question) -> str:
 def suggestion(question: Question, from_day: date | None) -> str:
     """The task that would answer the question, in the task form's own words."""
     dims = sorted(API_NAMES[c] for c in question.involved)
-    text = f"A {question.stream.type} task"
+    kind = question.stream.type
+    text = f"{'An' if kind[0] in 'aeiou' else 'A'} {kind} task"
     if dims:
         text += f" with GROUP BY {', '.join(dims)}"
     if from_day is not None:

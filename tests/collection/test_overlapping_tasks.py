@@ -12,11 +12,11 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 from django.urls import reverse
 
-from connectors.explore import overview
+from connectors.explore import overview, planner
 from connectors.models import USAGE_TABLES, Connector, Task, TaskRun
 from connectors.openai.emulator import DEFAULT_SEED, Emulator, serve_in_thread
 from connectors.openai.emulator.truth import totals as truth_totals
-from connectors.openai.streams import USAGE_STREAMS
+from connectors.openai.streams import STREAMS, USAGE_STREAMS
 from connectors.setup.demo import demo_setup, demo_start
 from tests.collection.conftest import epoch, run_now
 
@@ -189,3 +189,19 @@ def test_it_says_utc_and_shows_utc_to_a_user_in_another_time_zone(
     html = viewer_client.get(reverse("connectors:table-list", args=[connector.pk]))
     row = html.content.decode().split('tables/costs/">costs</a>')[1].split("</tr>")[0]
     assert "2026-09-01 00:00 →" in row and "2026-08-31 17:00" not in row
+
+
+@pytest.mark.parametrize(
+    ("query_type", "words"),
+    [
+        ("images", "An images task"),
+        ("audio_speeches", "An audio_speeches task"),
+        ("embeddings", "An embeddings task"),
+        ("costs", "A costs task"),
+        ("completions", "A completions task"),
+    ],
+)
+def test_the_suggested_task_reads_as_english(query_type, words):
+    """The page says which task would answer: 'An images task', never 'A images task'."""
+    question = planner.Question(STREAMS[query_type])
+    assert planner.suggestion(question, None) == f"{words} and no filters would answer it."
